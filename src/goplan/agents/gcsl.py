@@ -1,0 +1,112 @@
+"""GCSL baseline: goal-conditioned behaviour cloning with future-state relabelling (Ghosh et al. 2021).
+
+A deterministic MLP policy (tanh output) regresses the dataset action for goals relabelled with
+future achieved goals of the same trajectory. It shares the GOPlan config's network width, learning
+rate, batch size and relabelling probability, and trains for as many updates as GOPlan in total.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from goplan.agents.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
+from goplan.agents.goplan import resolve_device
+from goplan.config import GOPlanConfig, config_from_dict, make_config
+from goplan.data.dataset import TrajectoryDataset
+from goplan.data.relabel import sample_relabelled
+from goplan.errors import CheckpointError, NumericalError
+from goplan.models import Normalizer, mlp
+from goplan.tasks.registry import TaskSpec, get_task
+
+
+class GCSLAgent:
+    algorithm = "gcsl"
+
+    def __init__(self, task: str | TaskSpec, config: GOPlanConfig | None = None, device: str | None = None):
+        self.task = get_task(task) if isinstance(task, str) else task
+        self.cfg = (config or make_config()).validate()
+        self.device = resolve_device(device or self.cfg.device)
+        t, c = self.task, self.cfg
+        self.state_norm = Normalizer(t.obs_dim).to(self.device)
+        self.goal_norm = Normalizer(t.goal_dim).to(self.device)
+        self.policy = mlp(t.obs_dim + t.goal_dim, c.hidden_dim, t.act_dim, c.num_layers).to(self.device)
+        self.opt = torch.optim.Adam(self.policy.parameters(), lr=c.lr)
+        self.updates = 0
+        self.tensors: tuple[torch.Tensor, ...] | None = None
+
+    @property
+    def total_updates(self) -> int:
+        c = self.cfg
+        return c.pretrain_updates + c.finetune_rounds * c.finetune_updates
+
+    def set_dataset(self, dataset: TrajectoryDataset) -> None:
+        dataset.check_task(self.task)
+        to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
+        self.tensors = (to(dataset.observations), to(dataset.achieved_goals), to(dataset.desired_goals),
+                        to(dataset.actions))
+        self.state_norm.fit(self.tensors[0])
+        self.goal_norm.fit(self.tensors[1])
+
+    def _forward(self, s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.policy(torch.cat([self.state_norm(s), self.goal_norm(g)], dim=-1)))
+
+    def update(self) -> torch.Tensor:
+        s, a, _, g = sample_relabelled(*self.tensors, self.cfg.batch_size, self.cfg.her_prob)
+        loss = ((self._forward(s, g) - a) ** 2).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.updates += 1
+        return loss.detach()
+
+    def fit(self, dataset: TrajectoryDataset | None = None, on_log: Callable[[str, int, dict], None] | None = None,
+            progress: bool = True) -> None:
+        from tqdm.auto import tqdm
+
+        if dataset is not None:
+            self.set_dataset(dataset)
+        c = self.cfg
+        for step in tqdm(range(self.updates + 1, self.total_updates + 1), desc="gcsl", disable=not progress,
+                         leave=False):
+            loss = self.update()
+            if step % c.log_every == 0 or step == self.total_updates:
+                value = float(loss)
+                if not np.isfinite(value):
+                    raise NumericalError(f"gcsl_loss became {value} at step {step}")
+                if on_log:
+                    on_log("gcsl", step, {"gcsl_loss": value})
+
+    @torch.no_grad()
+    def act(self, obs, goal, deterministic: bool = True) -> np.ndarray:
+        s = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
+        g = torch.as_tensor(np.asarray(goal), dtype=torch.float32, device=self.device)
+        return self._forward(s, g).cpu().numpy()
+
+    def save(self, path: str | Path) -> Path:
+        tensors = {f"policy.{k}": v for k, v in self.policy.state_dict().items()}
+        tensors.update({f"state_norm.{k}": v for k, v in self.state_norm.state_dict().items()})
+        tensors.update({f"goal_norm.{k}": v for k, v in self.goal_norm.state_dict().items()})
+        opt_t, opt_m = flatten_optimizer("opt", self.opt)
+        tensors.update(opt_t)
+        meta = {"algorithm": self.algorithm, "task": self.task.name, "config": self.cfg.to_dict(),
+                "counters": {"updates": self.updates}, "optimizers": {"opt": opt_m}}
+        return save_checkpoint(path, tensors, meta)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> "GCSLAgent":
+        tensors, meta = load_checkpoint(path)
+        if meta.get("algorithm") != cls.algorithm:
+            raise CheckpointError(f"{path}: holds a '{meta.get('algorithm')}' agent, not '{cls.algorithm}'")
+        agent = cls(meta["task"], config_from_dict(meta["config"]), device=device)
+        try:
+            for name, mod in (("policy", agent.policy), ("state_norm", agent.state_norm), ("goal_norm", agent.goal_norm)):
+                mod.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")})
+            unflatten_optimizer("opt", agent.opt, tensors, meta["optimizers"]["opt"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"{path}: checkpoint does not match this agent ({str(exc).splitlines()[0]})") from None
+        agent.updates = int(meta["counters"]["updates"])
+        return agent

@@ -1,0 +1,217 @@
+"""Typed, documented settings. Defaults are the paper's (SPEC section 4, Table 3 where the paper
+disagrees with itself) and the public reference implementation's where the paper is silent."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from goplan.errors import ConfigError
+
+
+@dataclass
+class GOPlanConfig:
+    # ---- problem ----
+    gamma: float = 0.98  # discount
+    # ---- advantage-weighted CGAN (Eq. 5, 7, 8) ----
+    beta: float = 60.0  # exponential advantage coefficient: w = clip(exp(beta * A), 0, weight_clip)
+    weight_clip: float = 10.0  # M, upper clip of the advantage weight
+    noise_dim: int = 64  # dimension of the CGAN noise z
+    disc_clip: float = 1e-4  # discriminator output clipped to [disc_clip, 1 - disc_clip]
+    input_noise: float = 1e-4  # std of the Gaussian jitter added to normalised inputs of the GAN update
+    scale_fake_by_weight: bool = True  # scale the fake term of the discriminator loss by mean(w) (reference)
+    # ---- networks ----
+    hidden_dim: int = 512  # width of policy, discriminator and value MLPs
+    num_layers: int = 3  # linear layers per MLP (2 hidden layers)
+    dynamics_hidden_dim: int = 512  # width of each dynamics model
+    lr: float = 1e-4  # Adam learning rate of policy and discriminator
+    value_lr: float = 1e-3  # Adam learning rate of the value function (reference)
+    dynamics_lr: float = 1e-3  # Adam learning rate of the dynamics ensemble (reference)
+    polyak: float = 0.005  # target value network averaging rate
+    target_update_every: int = 2  # value updates between target updates
+    # ---- dynamics ensemble ----
+    num_dynamics: int = 3  # N
+    # ---- training ----
+    batch_size: int = 512
+    pretrain_updates: int = 500_000
+    her_prob: float = 1.0  # probability of relabelling a pretraining goal with a future achieved goal
+    finetune_rounds: int = 10  # I
+    finetune_updates: int = 1000  # gradient steps per finetuning round
+    intra_per_round: int = 1000  # J_intra
+    inter_per_round: int = 1000  # J_inter
+    reanalysis_buffer_size: int = 2_000_000  # transitions
+    uncertainty_threshold: float = 0.1  # u
+    reanalysis_transition: str = "mean"  # "mean" of the ensemble (paper text, reference) or "random" member
+    reanalysis_chunk: int = 1000  # trajectories planned together in one batch
+    # ---- planner (Algorithm 2) ----
+    kappa: float = 2.0  # exponential weight of candidate returns
+    plan_horizon: int = 20  # K
+    plan_candidates: int = 20  # C
+    plan_copies: int = 10  # H
+    # ---- evaluation ----
+    eval_episodes: int = 100  # run in parallel
+    eval_plan_episodes: int = 100  # test-time planning episodes (GOPlan2)
+    eval_every_round: bool = True
+    log_every: int = 1000  # pretraining updates between metric rows
+    checkpoint_every: int = 10_000  # pretraining updates between checkpoints
+    # ---- run ----
+    seed: int = 0
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    preset: str = "paper"
+
+    def validate(self) -> "GOPlanConfig":
+        positive_int = [
+            "noise_dim", "hidden_dim", "num_layers", "dynamics_hidden_dim", "num_dynamics", "batch_size",
+            "target_update_every", "plan_horizon", "plan_candidates", "plan_copies", "eval_episodes",
+            "reanalysis_buffer_size", "reanalysis_chunk", "log_every", "checkpoint_every",
+        ]
+        for name in positive_int:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ["pretrain_updates", "finetune_rounds", "finetune_updates", "intra_per_round",
+                     "inter_per_round", "eval_plan_episodes"]:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ["lr", "value_lr", "dynamics_lr", "weight_clip"]:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.gamma < 1:
+            raise ConfigError(f"gamma must be in [0, 1), got {self.gamma}")
+        if not 0 < self.polyak <= 1:
+            raise ConfigError(f"polyak must be in (0, 1], got {self.polyak}")
+        if not 0 <= self.her_prob <= 1:
+            raise ConfigError(f"her_prob must be in [0, 1], got {self.her_prob}")
+        if self.uncertainty_threshold < 0:
+            raise ConfigError(f"uncertainty_threshold must be >= 0, got {self.uncertainty_threshold}")
+        if self.beta < 0 or self.kappa < 0 or self.input_noise < 0:
+            raise ConfigError("beta, kappa and input_noise must be >= 0")
+        if not 0 <= self.disc_clip < 0.5:
+            raise ConfigError(f"disc_clip must be in [0, 0.5), got {self.disc_clip}")
+        if self.reanalysis_transition not in ("mean", "random"):
+            raise ConfigError(f"reanalysis_transition must be 'mean' or 'random', got '{self.reanalysis_transition}'")
+        if self.num_layers < 2:
+            raise ConfigError(f"num_layers must be >= 2, got {self.num_layers}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# The CPU preset shrinks networks, update counts and planning sizes so the whole pipeline runs on a
+# 2-core machine in minutes. Every run that uses it says so in its config and output.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu": dict(
+        hidden_dim=256,
+        dynamics_hidden_dim=256,
+        batch_size=256,
+        pretrain_updates=4000,
+        finetune_rounds=4,
+        finetune_updates=500,
+        intra_per_round=200,
+        inter_per_round=200,
+        plan_candidates=10,
+        plan_copies=4,
+        plan_horizon=10,
+        eval_plan_episodes=50,
+        log_every=500,
+        checkpoint_every=2000,
+        reanalysis_chunk=400,
+    ),
+    # tiny sizes for tests and smoke runs
+    "tiny": dict(
+        lr=1e-3,  # small networks and few updates: a larger step gets the GAN off its initial plateau
+        hidden_dim=64,
+        dynamics_hidden_dim=64,
+        noise_dim=8,
+        batch_size=128,
+        pretrain_updates=1500,
+        finetune_rounds=2,
+        finetune_updates=100,
+        intra_per_round=32,
+        inter_per_round=32,
+        plan_candidates=4,
+        plan_copies=2,
+        plan_horizon=4,
+        eval_episodes=20,
+        eval_plan_episodes=10,
+        log_every=100,
+        checkpoint_every=200,
+        reanalysis_buffer_size=100_000,
+    ),
+}
+
+
+def _coerce(name: str, type_: Any, raw: str) -> Any:
+    origin = typing.get_origin(type_)
+    try:
+        if type_ is bool or type_ == "bool":
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if type_ is int or type_ == "int":
+            value = float(raw)
+            if value != int(value):
+                raise ValueError(raw)
+            return int(value)
+        if type_ is float or type_ == "float":
+            value = float(raw)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(raw)
+            return value
+        if origin is None and (type_ is str or type_ == "str"):
+            return raw
+    except ValueError:
+        raise ConfigError(f"setting {name}={raw!r} is not a valid {getattr(type_, '__name__', type_)}") from None
+    return raw
+
+
+def make_config(preset: str = "paper", overrides: dict[str, Any] | list[str] | None = None) -> GOPlanConfig:
+    """Build a config from a preset name and overrides (a dict, or a list of "key=value" strings)."""
+    if preset not in PRESETS:
+        close = difflib.get_close_matches(preset, list(PRESETS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; choose from {', '.join(PRESETS)}"
+        raise ConfigError(f"unknown preset '{preset}'{hint}")
+    values: dict[str, Any] = dict(PRESETS[preset], preset=preset)
+    types = {f.name: f.type for f in fields(GOPlanConfig)}
+    items: list[tuple[str, Any]] = []
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    elif overrides:
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"setting '{item}' must look like key=value")
+            key, raw = item.split("=", 1)
+            items.append((key.strip(), raw))
+    for key, value in items:
+        if key not in types:
+            close = difflib.get_close_matches(key, list(types), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"unknown setting '{key}'{hint}")
+        values[key] = _coerce(key, types[key], value) if isinstance(value, str) else value
+    return GOPlanConfig(**values).validate()
+
+
+def config_from_dict(data: dict[str, Any]) -> GOPlanConfig:
+    known = {f.name for f in fields(GOPlanConfig)}
+    return GOPlanConfig(**{k: v for k, v in data.items() if k in known}).validate()
+
+
+def describe_settings() -> str:
+    """One line per setting with its default, for --help texts."""
+    lines = []
+    for f in fields(GOPlanConfig):
+        lines.append(f"  {f.name}={f.default}")
+    return "\n".join(lines)
+
+
+def save_config(cfg: GOPlanConfig, path) -> None:
+    from pathlib import Path
+
+    Path(path).write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True))

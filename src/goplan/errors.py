@@ -1,0 +1,25 @@
+"""Errors that the command line turns into one clear line and exit status 2."""
+
+
+class GOPlanError(Exception):
+    """Base class of every error goplan reports to a user without a traceback."""
+
+
+class DatasetError(GOPlanError):
+    """A dataset file is missing, unreadable, malformed or inconsistent."""
+
+
+class ConfigError(GOPlanError):
+    """A setting is unknown or impossible."""
+
+
+class TaskError(GOPlanError):
+    """An unknown task or a task used with data of the wrong shape."""
+
+
+class CheckpointError(GOPlanError):
+    """A checkpoint or run directory is missing or corrupt."""
+
+
+class NumericalError(GOPlanError):
+    """A NaN or infinity appeared in a loss, weight or prediction."""

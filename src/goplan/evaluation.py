@@ -1,0 +1,32 @@
+"""Evaluation: many episodes in parallel, in policy mode or test-time planning mode (GOPlan2).
+
+Return (SPEC section 1) = number of steps of a 50-step episode with reward 1, averaged over episodes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MODES = ("policy", "plan")
+
+
+def evaluate(agent, episodes: int = 100, mode: str = "policy", seed: int = 0) -> dict[str, float]:
+    if mode not in MODES:
+        raise ValueError(f"unknown evaluation mode '{mode}'; choose from {', '.join(MODES)}")
+    if mode == "plan" and not hasattr(agent, "plan"):
+        raise ValueError(f"{type(agent).__name__} cannot plan")
+    task = agent.task
+    env = task.make_vec_env(episodes, seed=seed)
+    obs = env.reset(seed=seed)
+    returns = np.zeros(episodes)
+    reward = np.zeros(episodes)
+    step_fn = agent.act if mode == "policy" else agent.plan
+    for _ in range(task.max_steps):
+        actions = step_fn(obs["observation"], obs["desired_goal"])
+        obs, reward = env.step(actions)
+        returns += reward
+    return {
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
+        "success_rate": float((reward > 0).mean()),
+        "episodes": float(episodes),
+    }

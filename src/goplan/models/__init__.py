@@ -1,0 +1,11 @@
+"""Networks: dynamics ensemble, value function, advantage-weighted CGAN, normaliser."""
+from goplan.models.cgan import Discriminator, Generator, advantage_weight, discriminator_loss, generator_loss
+from goplan.models.dynamics import DynamicsEnsemble
+from goplan.models.layers import EnsembleLinear, EnsembleMLP, mlp
+from goplan.models.normalizer import Normalizer
+from goplan.models.value import ValueFunction
+
+__all__ = [
+    "Discriminator", "DynamicsEnsemble", "EnsembleLinear", "EnsembleMLP", "Generator", "Normalizer",
+    "ValueFunction", "advantage_weight", "discriminator_loss", "generator_loss", "mlp",
+]

@@ -1,0 +1,73 @@
+"""Model-based planner (Algorithm 2), batched over many start states at once.
+
+For B states and goals: sample C first actions from the prior policy, step each with a random
+ensemble member, copy every next state H times, roll every copy K steps with the policy and a random
+member per step, score each first action by the mean over its copies of the summed sparse rewards,
+and return the exp(kappa R)-weighted mean of the first actions. All B*C*H rollouts advance as one
+batch; the only Python loop is over the K planning steps. Rewards are computed in raw goal space
+with the task's own eps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from goplan.models import DynamicsEnsemble, Generator, Normalizer
+from goplan.tasks.registry import TaskSpec
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    candidates: int  # C
+    copies: int  # H
+    horizon: int  # K
+    kappa: float
+    noise_dim: int
+
+
+class Planner:
+    def __init__(self, policy: Generator, dynamics: DynamicsEnsemble, state_norm: Normalizer,
+                 goal_norm: Normalizer, task: TaskSpec, settings: PlannerSettings):
+        self.policy, self.dynamics = policy, dynamics
+        self.state_norm, self.goal_norm = state_norm, goal_norm
+        self.task, self.settings = task, settings
+        self._goal_idx: torch.Tensor | None = None
+
+    def achieved_goal(self, s_norm: torch.Tensor) -> torch.Tensor:
+        """phi(unnormalise(s)) computed on the goal dimensions only."""
+        if self._goal_idx is None or self._goal_idx.device != s_norm.device:
+            self._goal_idx = torch.as_tensor(self.task.goal_indices, device=s_norm.device)
+        idx = self._goal_idx
+        return s_norm.index_select(-1, idx) * self.state_norm.std[idx] + self.state_norm.mean[idx]
+
+    def _noise(self, rows: int, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.randn(rows, self.settings.noise_dim, device=like.device, dtype=like.dtype, generator=generator)
+
+    @torch.no_grad()
+    def candidate_returns(self, s_norm: torch.Tensor, g_raw: torch.Tensor,
+                          generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """First actions (B, C, A) and their mean imagined returns R (B, C)."""
+        st = self.settings
+        b, c, h = s_norm.shape[0], st.candidates, st.copies
+        g_norm = self.goal_norm(g_raw)
+        s_c = s_norm.repeat_interleave(c, dim=0)  # (B*C, S)
+        g_c = g_norm.repeat_interleave(c, dim=0)
+        first = self.policy(s_c, g_c, self._noise(b * c, s_norm, generator))  # (B*C, A)
+        s = self.dynamics.sample_next(s_c, first, generator).repeat_interleave(h, dim=0)  # (B*C*H, S)
+        g_rows = g_c.repeat_interleave(h, dim=0)
+        g_raw_rows = g_raw.repeat_interleave(c * h, dim=0)
+        returns = self.task.reward(self.achieved_goal(s), g_raw_rows)
+        for _ in range(st.horizon):
+            a = self.policy(s, g_rows, self._noise(s.shape[0], s, generator))
+            s = self.dynamics.sample_next(s, a, generator)
+            returns = returns + self.task.reward(self.achieved_goal(s), g_raw_rows)
+        return first.view(b, c, -1), returns.view(b, c, h).mean(dim=-1)
+
+    @torch.no_grad()
+    def plan(self, s_norm: torch.Tensor, g_raw: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Planned actions (B, A) for normalised states (B, S) and raw goals (B, G)."""
+        first, returns = self.candidate_returns(s_norm, g_raw, generator)
+        # exp(kappa R_c) / sum exp(kappa R_c), computed with the max subtracted (softmax)
+        weights = torch.softmax(self.settings.kappa * returns, dim=1)
+        return (weights.unsqueeze(-1) * first).sum(dim=1)

@@ -1,0 +1,174 @@
+"""Intra- and inter-trajectory reanalysis (Section 4.2, Algorithm 1), batched over trajectories.
+
+Intra: a dataset segment s_t .. s_{t+k}; plan from s_t toward phi(s_{t+k}) in the learned models.
+  (a-1) reached in fewer than k steps with every step's uncertainty <= u: store the imagined segment;
+  (a-2) not reached within k - 1 steps, or (a-3) some step's uncertainty > u: store the original
+  segment (with goal phi(s_{t+k}), a successful demonstration of it).
+Inter: s_t from one trajectory, goal phi(s_g) from a different one; plan up to T steps.
+  (b-1) reached with low uncertainty: store; (b-2) not reached, low uncertainty: store with the goal
+  relabelled to what the imagined trajectory achieved at its end (hindsight); (b-3) uncertain: discard.
+Every trajectory of a call advances in one batch (in chunks of `chunk` rows to bound memory).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from goplan.models import DynamicsEnsemble, Normalizer
+from goplan.planner import Planner
+from goplan.reanalysis.rollout import REACHED, TIMEOUT, UNCERTAIN, Rollout, imagine
+
+INTRA_CASES = ("a1", "a2", "a3")
+INTER_CASES = ("b1", "b2", "b3")
+
+
+@dataclass
+class DeviceTrajectories:
+    """The offline dataset as raw-space tensors on the device."""
+
+    observations: torch.Tensor  # (E, T+1, S)
+    achieved_goals: torch.Tensor  # (E, T+1, G)
+    actions: torch.Tensor  # (E, T, A)
+
+    @property
+    def num_episodes(self) -> int:
+        return self.observations.shape[0]
+
+    @property
+    def horizon(self) -> int:
+        return self.actions.shape[1]
+
+
+@dataclass
+class ReanalysisContext:
+    planner: Planner
+    dynamics: DynamicsEnsemble
+    state_norm: Normalizer
+    data: DeviceTrajectories
+    threshold: float
+    transition: str
+    chunk: int
+    generator: torch.Generator | None = None
+
+
+Transitions = dict[str, torch.Tensor]  # states, actions, next_states, goals: (n, dim) raw space
+
+
+def _imagined_transitions(ctx: ReanalysisContext, roll: Rollout, rows: torch.Tensor, goals: torch.Tensor) -> Transitions:
+    """Flatten the imagined transitions of the selected rows (bool (B,)) with per-row goals (B, G)."""
+    steps = roll.actions.shape[1]
+    mask = rows.unsqueeze(1) & (torch.arange(steps, device=rows.device).unsqueeze(0) < roll.lengths.unsqueeze(1))
+    unnorm = ctx.state_norm.unnormalize
+    return {
+        "states": unnorm(roll.states[:, :-1][mask]),
+        "actions": roll.actions[mask],
+        "next_states": unnorm(roll.states[:, 1:][mask]),
+        "goals": goals.unsqueeze(1).expand(-1, steps, -1)[mask],
+    }
+
+
+def _concat(parts: list[Transitions]) -> Transitions:
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+def _fractions(outcome_ids: torch.Tensor, names: tuple[str, ...]) -> dict[str, float]:
+    counts = torch.bincount(outcome_ids, minlength=len(names)).tolist()
+    total = max(sum(counts), 1)
+    return {name: c / total for name, c in zip(names, counts)}
+
+
+def _chunks(n: int, size: int):
+    for start in range(0, n, size):
+        yield min(size, n - start)
+
+
+@torch.no_grad()
+def intra_reanalysis(ctx: ReanalysisContext, n: int) -> tuple[Transitions, dict[str, float]]:
+    parts, cases = [], []
+    for rows in _chunks(n, ctx.chunk):
+        trans, case = _intra_chunk(ctx, rows)
+        parts.append(trans)
+        cases.append(case)
+    case_ids = torch.cat(cases) if cases else torch.zeros(0, dtype=torch.long)
+    return (_concat(parts) if parts else {}), _fractions(case_ids, INTRA_CASES)
+
+
+def _intra_chunk(ctx: ReanalysisContext, n: int) -> tuple[Transitions, torch.Tensor]:
+    """Sample n segments (trajectory, start t, length k uniform in 1 .. T - t) and reanalyse them."""
+    d, gen = ctx.data, ctx.generator
+    dev = d.observations.device
+    e, t_len = d.num_episodes, d.horizon
+    ep = torch.randint(e, (n,), device=dev, generator=gen)
+    t = torch.randint(t_len, (n,), device=dev, generator=gen)
+    k = 1 + torch.minimum((torch.rand(n, device=dev, generator=gen) * (t_len - t)).long(), t_len - 1 - t)
+    return intra_segments(ctx, ep, t, k)
+
+
+def intra_segments(ctx: ReanalysisContext, ep: torch.Tensor, t: torch.Tensor, k: torch.Tensor) -> tuple[Transitions, torch.Tensor]:
+    """Reanalyse the given segments s_t .. s_{t+k} of trajectories ep. Returns the transitions to
+    store and each segment's case (0 = a-1, 1 = a-2, 2 = a-3)."""
+    d = ctx.data
+    dev, t_len = d.observations.device, d.horizon
+    goals = d.achieved_goals[ep, t + k]
+    s0 = ctx.state_norm(d.observations[ep, t])
+    roll = imagine(ctx.planner, ctx.dynamics, s0, goals, k - 1, ctx.threshold, ctx.transition, ctx.generator)
+    a1 = roll.outcome == REACHED
+    a3 = roll.outcome == UNCERTAIN
+    case = torch.where(a1, 0, torch.where(a3, 2, 1))
+
+    imagined = _imagined_transitions(ctx, roll, a1, goals)
+    j = torch.arange(t_len, device=dev).unsqueeze(0)
+    keep = (~a1).unsqueeze(1) & (j < k.unsqueeze(1))  # original segment steps t .. t+k-1
+    tt = (t.unsqueeze(1) + j).clamp(max=t_len - 1)
+    epx = ep.unsqueeze(1).expand_as(tt)
+    original = {
+        "states": d.observations[epx, tt][keep],
+        "actions": d.actions[epx, tt][keep],
+        "next_states": d.observations[epx, tt + 1][keep],
+        "goals": goals.unsqueeze(1).expand(-1, t_len, -1)[keep],
+    }
+    return _concat([imagined, original]), case
+
+
+@torch.no_grad()
+def inter_reanalysis(ctx: ReanalysisContext, n: int) -> tuple[Transitions, dict[str, float]]:
+    if ctx.data.num_episodes < 2:
+        raise ValueError("inter-trajectory reanalysis needs at least two trajectories")
+    parts, cases = [], []
+    for rows in _chunks(n, ctx.chunk):
+        trans, case = _inter_chunk(ctx, rows)
+        parts.append(trans)
+        cases.append(case)
+    case_ids = torch.cat(cases) if cases else torch.zeros(0, dtype=torch.long)
+    return (_concat(parts) if parts else {}), _fractions(case_ids, INTER_CASES)
+
+
+def _inter_chunk(ctx: ReanalysisContext, n: int) -> tuple[Transitions, torch.Tensor]:
+    """Sample n (start state, goal state from a different trajectory) pairs and reanalyse them."""
+    d, gen = ctx.data, ctx.generator
+    dev = d.observations.device
+    e, t_len = d.num_episodes, d.horizon
+    ep1 = torch.randint(e, (n,), device=dev, generator=gen)
+    ep2 = (ep1 + torch.randint(1, e, (n,), device=dev, generator=gen)) % e  # a different trajectory
+    t1 = torch.randint(t_len + 1, (n,), device=dev, generator=gen)
+    t2 = torch.randint(t_len + 1, (n,), device=dev, generator=gen)
+    return inter_pairs(ctx, ep1, t1, ep2, t2)
+
+
+def inter_pairs(ctx: ReanalysisContext, ep1: torch.Tensor, t1: torch.Tensor, ep2: torch.Tensor,
+                t2: torch.Tensor) -> tuple[Transitions, torch.Tensor]:
+    """Plan from s_{t1} of trajectories ep1 toward phi(s_{t2}) of trajectories ep2 for up to T steps.
+    Returns the transitions to store and each pair's case (0 = b-1, 1 = b-2, 2 = b-3)."""
+    d = ctx.data
+    n, dev = ep1.shape[0], d.observations.device
+    goals = d.achieved_goals[ep2, t2]
+    s0 = ctx.state_norm(d.observations[ep1, t1])
+    budgets = torch.full((n,), d.horizon, dtype=torch.long, device=dev)
+    roll = imagine(ctx.planner, ctx.dynamics, s0, goals, budgets, ctx.threshold, ctx.transition, ctx.generator)
+    b1 = roll.outcome == REACHED
+    b2 = roll.outcome == TIMEOUT
+    case = torch.where(b1, 0, torch.where(b2, 1, 2))
+    final = roll.states[torch.arange(n, device=dev), roll.lengths]
+    relabelled = torch.where(b2.unsqueeze(1), ctx.planner.achieved_goal(final), goals)
+    return _imagined_transitions(ctx, roll, b1 | b2, relabelled), case

@@ -1,0 +1,552 @@
+"""Fetch tasks of Gymnasium-Robotics as goplan tasks: Reach, Push, Pick(AndPlace), Slide, the OOD groups
+of GOAT (Push/Pick Left-Right, Push Near-Far, Pick Low-High) and noisy FetchReach.
+
+Every task wraps a subclass of the Gymnasium-Robotics MuJoCo environment (`Fetch*-v4`) whose object
+placement and goal sampling come from this module's vectorised samplers (`sample_object_xy`,
+`sample_goals`), so a task's goal_sampler and its environment draw from the same distribution by
+construction. The OOD variants sample the object and the goal directly inside their regions (no
+rejection over resets). Simulators of one kind share one read-only MjModel.
+
+State layout (Gymnasium-Robotics): FetchReach obs[0:3] = gripper xyz (phi); Push/Pick/Slide obs[3:6] =
+object xyz (phi), obs[0:3] gripper, obs[6:9] object - gripper, obs[9:11] finger joints, obs[14:17] object
+velocity minus gripper velocity (times dt), obs[20:23] gripper velocity (times dt).
+
+Heavy packages (mujoco, gymnasium_robotics) are imported only inside the factories.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from goplan.tasks.mujoco_common import GoalCore, GoalTaskEnv, MujocoVecGoalEnv, cached_model, cached_model_names
+from goplan.tasks.mujoco_common import register_gym_env
+from goplan.tasks.registry import TaskSpec, register_task
+
+# ======================================================================================
+# constants of the Gymnasium-Robotics Fetch environments (v4; checked against the envs in the tests)
+# ======================================================================================
+MAX_STEPS = 50
+EPS = 0.05
+ACT_DIM = 4
+GOAL_DIM = 3
+REACH_OBS_DIM = 10
+OBJECT_OBS_DIM = 25
+GRIP_SLICE = (0, 1, 2)
+OBJECT_SLICE = (3, 4, 5)
+# initial gripper position after the env's setup, per model
+GRIP0_REACH = (1.34183525, 0.74910104, 0.53472381)
+GRIP0_PUSH = (1.3455407, 0.74902433, 0.41361656)
+GRIP0_PICK = (1.34193525, 0.74910105, 0.53472382)
+GRIP0_SLIDE = (0.99272972, 0.74904077, 0.41266129)
+# height of the object's centre resting on the table
+TABLE_Z_PUSH_PICK = 0.4246997490299934
+TABLE_Z_SLIDE = 0.413536328354387
+# default sampling ranges of Gymnasium-Robotics
+REACH_TARGET_RANGE = 0.15
+OBJ_RANGE = 0.15
+TARGET_RANGE = 0.15
+SLIDE_OBJ_RANGE = 0.1
+SLIDE_TARGET_RANGE = 0.3
+SLIDE_TARGET_OFFSET = (0.4, 0.0)
+OBJ_MIN_DIST = 0.1  # the default object start is at least this far (xy) from the gripper
+PICK_AIR_PROB = 0.5  # FetchPickAndPlace: probability that the goal is lifted off the table
+PICK_AIR_HEIGHT = 0.45  # lifted goals rise up to this much above the table
+# OOD regions (GOAT)
+OOD_RANGE = 0.15  # obj_range = target_range for the OOD groups
+NEAR_RADII = (0.0, 0.15)
+FAR_RADII = (0.15, 0.3)
+PICK_LOW_TOP = 0.6  # Low: goal z in [table, 0.6]
+PICK_HIGH_Z = (0.6, 0.9)  # High: goal z in [0.6, 0.9]
+PUSH_OOD_TABLE_HALF = (0.35, 0.35)  # GOAT enlarges the Push table so Far goals stay on it
+NOISE_LEVELS = (0.5, 1.0, 1.5)
+
+# ======================================================================================
+# behaviour-policy constants
+# ======================================================================================
+MOCAP_STEP = 0.05  # metres per unit action per step (Gymnasium-Robotics scales actions by 0.05)
+POS_GAIN = 2.0 / MOCAP_STEP  # action = gain * position error (twice the error: the arm lags its mocap target)
+GRIPPER_OPEN = 1.0
+GRIPPER_CLOSE = -1.0
+# push
+PUSH_BEHIND = 0.07  # where the gripper waits behind the object (from the object's centre)
+PUSH_CONTACT = 0.035  # gripper-to-object-centre distance while pushing
+PUSH_ALONG_MAX = -0.015  # the gripper counts as behind the object when (grip - obj).u is below this
+PUSH_LATERAL_TOL = 0.012  # ... and its sideways offset from the push line is below this
+PUSH_LATERAL_PUSHING = 0.025  # sideways offset tolerated once pushing
+PUSH_ADVANCE = 0.1  # while pushing, aim this far ahead of the contact point (at most the remaining distance)
+PUSH_DESCENT_STARTED = 0.01  # below the safe height by this much: the descent has begun
+PUSH_XY_TOL_DESCENDING = 0.025  # waiting-point tolerance once descending
+PUSH_SAFE_HEIGHT = 0.06  # travel height above the object when repositioning
+PUSH_LOW_TOL = 0.02  # the gripper is "low" when below object z + this
+PUSH_DONE_TOL = 0.01  # stop pushing when the object is this close to the goal
+PUSH_XY_TOL = 0.01  # the gripper reached the waiting point when within this (xy)
+PUSH_GAIN = 8.0  # gentler gain while pushing (the object lags the gripper)
+# pick
+PICK_ABOVE = 0.07  # approach height above the object
+PICK_XY_TOL = 0.008  # xy alignment before descending
+PICK_GRASP_TOL = 0.012  # gripper-object distance at which the gripper closes
+PICK_HOLD_TOL = 0.025  # object within this of the gripper counts as in hand
+PICK_WIDTH_HELD = 0.06  # finger opening (sum of both fingers) below which a held block is gripped
+PICK_WIDTH_MIN = 0.03  # below this the fingers closed on nothing
+PICK_DONE_TOL = 0.01
+# slide
+# a coasting puck travels about v^2 / (2 (A0 + A1 v)) before it stops (fitted to the v4 model)
+SLIDE_DECEL_A0 = 0.3  # m/s^2
+SLIDE_DECEL_A1 = 0.5  # 1/s
+SLIDE_APPROACH_SPEED = 0.1  # m/s: slowest speed command while closing in on the puck
+SLIDE_SPEED_STEP = 0.12  # m/s: speed-command increment per step while pushing
+DT = 0.04  # control period (20 substeps of 2 ms)
+SLIDE_BEHIND = 0.06  # waiting point behind the puck's centre
+SLIDE_CONTACT = 0.035  # gripper-to-puck-centre distance while pushing
+SLIDE_SAFE_HEIGHT = 0.05
+SLIDE_MOVING = 0.05  # m/s: the puck counts as moving above this speed
+SLIDE_DONE_TOL = 0.015  # the puck is home within this
+SLIDE_COAST_FRACTION = 1.0  # stop pushing once the puck is at least this fraction of the coasting speed
+SLIDE_SPEED_PER_ACTION = 0.56  # m/s of gripper speed per unit action (measured)
+SLIDE_SIDE_GAIN = 20.0  # action per metre of sideways offset from the push line
+
+
+# ======================================================================================
+# layouts: where objects start and goals lie
+# ======================================================================================
+@dataclass(frozen=True)
+class FetchLayout:
+    """Object-start and goal distributions of one Fetch task, relative to the initial gripper."""
+
+    base: str  # "reach", "push", "pick" or "slide"
+    grip0: tuple[float, float, float]
+    table_z: float
+    obj_region: str = "default"  # "none", "default", "right", "left", "near", "far"
+    obj_range: float = OBJ_RANGE
+    goal_xy: str = "square"  # "square", "right", "left", "near", "far"
+    goal_range: float = TARGET_RANGE
+    goal_offset: tuple[float, float] = (0.0, 0.0)
+    goal_z: str = "table"  # "reach", "table", "pick", "air", "low", "high"
+    table_half: tuple[float, float] | None = None  # enlarge the table (half sizes in x, y)
+
+
+def _annulus(n: int, rng: np.random.Generator, radii: tuple[float, float]) -> np.ndarray:
+    """n points uniform (by area) in the annulus r0 <= r <= r1 around the origin."""
+    r0, r1 = radii
+    r = np.sqrt(rng.uniform(r0 * r0, r1 * r1, size=n))
+    theta = rng.uniform(0.0, 2.0 * np.pi, size=n)
+    return np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1)
+
+
+def _side(n: int, rng: np.random.Generator, rng_range: float, sign: float) -> np.ndarray:
+    """x offset uniform in [-range, range], y offset uniform in [0, range] on the side `sign`."""
+    x = rng.uniform(-rng_range, rng_range, size=n)
+    y = sign * rng.uniform(0.0, rng_range, size=n)
+    return np.stack([x, y], axis=1)
+
+
+def _region_offsets(kind: str, n: int, rng: np.random.Generator, rng_range: float) -> np.ndarray:
+    if kind == "right":
+        return _side(n, rng, rng_range, 1.0)
+    if kind == "left":
+        return _side(n, rng, rng_range, -1.0)
+    if kind == "near":
+        return _annulus(n, rng, NEAR_RADII)
+    if kind == "far":
+        return _annulus(n, rng, FAR_RADII)
+    if kind == "square":
+        return rng.uniform(-rng_range, rng_range, size=(n, 2))
+    raise ValueError(f"unknown region {kind!r}")
+
+
+def sample_object_xy(layout: FetchLayout, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Initial object xy (n, 2) for the layout."""
+    grip = np.asarray(layout.grip0[:2])
+    if layout.obj_region == "default":
+        # Gymnasium-Robotics: uniform in the square, at least OBJ_MIN_DIST from the gripper (vectorised rejection)
+        out = np.empty((n, 2))
+        missing = np.arange(n)
+        while missing.size:
+            cand = rng.uniform(-layout.obj_range, layout.obj_range, size=(missing.size, 2))
+            ok = np.linalg.norm(cand, axis=1) >= OBJ_MIN_DIST
+            out[missing[ok]] = cand[ok]
+            missing = missing[~ok]
+        return grip + out
+    return grip + _region_offsets(layout.obj_region, n, rng, layout.obj_range)
+
+
+def sample_goals(layout: FetchLayout, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Goals (n, 3) for the layout."""
+    grip = np.asarray(layout.grip0)
+    if layout.base == "reach":
+        return grip + rng.uniform(-REACH_TARGET_RANGE, REACH_TARGET_RANGE, size=(n, 3))
+    goals = np.empty((n, 3))
+    goals[:, :2] = grip[:2] + np.asarray(layout.goal_offset) + _region_offsets(
+        layout.goal_xy, n, rng, layout.goal_range)
+    z = np.full(n, layout.table_z)
+    if layout.goal_z == "pick":
+        lifted = rng.uniform(size=n) < PICK_AIR_PROB
+        z = z + np.where(lifted, rng.uniform(0.0, PICK_AIR_HEIGHT, size=n), 0.0)
+    elif layout.goal_z == "air":
+        z = z + rng.uniform(0.0, PICK_AIR_HEIGHT, size=n)
+    elif layout.goal_z == "low":
+        z = rng.uniform(layout.table_z, PICK_LOW_TOP, size=n)
+    elif layout.goal_z == "high":
+        z = rng.uniform(*PICK_HIGH_Z, size=n)
+    elif layout.goal_z != "table":
+        raise ValueError(f"unknown goal height rule {layout.goal_z!r}")
+    goals[:, 2] = z
+    return goals
+
+
+# ======================================================================================
+# the simulator: Gymnasium-Robotics Fetch env subclasses (built lazily)
+# ======================================================================================
+@functools.lru_cache(maxsize=None)
+def _fetch_env_class(base: str):
+    import mujoco
+    from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
+    from gymnasium_robotics.envs.fetch.push import MujocoFetchPushEnv
+    from gymnasium_robotics.envs.fetch.reach import MujocoFetchReachEnv
+    from gymnasium_robotics.envs.fetch.slide import MujocoFetchSlideEnv
+    from gymnasium_robotics.utils import mujoco_utils
+
+    parent = {"reach": MujocoFetchReachEnv, "push": MujocoFetchPushEnv, "pick": MujocoFetchPickAndPlaceEnv,
+              "slide": MujocoFetchSlideEnv}[base]
+
+    class GoplanFetchEnv(parent):
+        """A Fetch env whose object start and goal come from a FetchLayout, on a shared MjModel."""
+
+        def __init__(self, layout: FetchLayout):
+            self._layout = layout
+            super().__init__(reward_type="sparse")
+
+        def _initialize_simulation(self):
+            table_half = self._layout.table_half
+
+            def build():
+                model = mujoco.MjModel.from_xml_path(self.fullpath)
+                if table_half is not None:
+                    table = model.body("table0").id
+                    for g in range(model.ngeom):
+                        if model.geom_bodyid[g] == table:
+                            model.geom_size[g, :2] = table_half
+                return model
+
+            self.model = cached_model((self.fullpath, table_half), build)
+            self.data = mujoco.MjData(self.model)
+            self._model_names = cached_model_names(self.model, lambda: mujoco_utils.MujocoModelNames(self.model))
+            self._env_setup(initial_qpos=self.initial_qpos)
+            self.initial_time = self.data.time
+            self.initial_qpos = np.copy(self.data.qpos)
+            self.initial_qvel = np.copy(self.data.qvel)
+
+        def _reset_sim(self):
+            mujoco.mj_resetData(self.model, self.data)
+            self.data.time = self.initial_time
+            self.data.qpos[:] = self.initial_qpos
+            self.data.qvel[:] = self.initial_qvel
+            if self.has_object:
+                xy = sample_object_xy(self._layout, 1, self.np_random)[0]
+                qpos = self._utils.get_joint_qpos(self.model, self.data, "object0:joint").copy()
+                qpos[:2] = xy
+                self._utils.set_joint_qpos(self.model, self.data, "object0:joint", qpos)
+            mujoco.mj_forward(self.model, self.data)
+            return True
+
+        def _sample_goal(self):
+            return sample_goals(self._layout, 1, self.np_random)[0].copy()
+
+    GoplanFetchEnv.__name__ = f"GoplanFetch{base.capitalize()}Env"
+    return GoplanFetchEnv
+
+
+class RoboticsCore(GoalCore):
+    """A GoalCore over a Gymnasium-Robotics (MuJoCo bindings) goal env, stepped without its reward."""
+
+    def __init__(self, env, obs_dim: int, goal_dim: int, act_dim: int):
+        self.env = env
+        self.obs_dim, self.goal_dim, self.act_dim = obs_dim, goal_dim, act_dim
+
+    @staticmethod
+    def _triple(obs: dict[str, np.ndarray]):
+        return obs["observation"], obs["achieved_goal"], obs["desired_goal"]
+
+    def reset(self, rng: np.random.Generator):
+        self.env.np_random = rng  # every draw of the env comes from the wrapper's generator
+        obs, _ = self.env.reset()
+        return self._triple(obs)
+
+    def step(self, action: np.ndarray):
+        env = self.env
+        env._set_action(action)
+        env._mujoco_step(action)
+        env._step_callback()
+        return self._triple(env._get_obs())
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def make_fetch_core(layout: FetchLayout) -> RoboticsCore:
+    env = _fetch_env_class(layout.base)(layout)
+    obs_dim = REACH_OBS_DIM if layout.base == "reach" else OBJECT_OBS_DIM
+    return RoboticsCore(env, obs_dim, GOAL_DIM, ACT_DIM)
+
+
+# ======================================================================================
+# behaviour policies (noise-free, stateless: a function of the observation and goal only)
+# ======================================================================================
+def _to_action(target: np.ndarray, grip: np.ndarray, gripper: np.ndarray, gain: float | np.ndarray = POS_GAIN):
+    gain = np.asarray(gain, dtype=np.float64)
+    if gain.ndim == 1:
+        gain = gain[:, None]
+    act = np.empty((len(grip), ACT_DIM), dtype=np.float64)
+    act[:, :3] = gain * (target - grip)
+    act[:, 3] = gripper
+    return np.clip(act, -1.0, 1.0).astype(np.float32)
+
+
+def reach_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = None) -> np.ndarray:
+    """FetchReach: move the gripper straight to the goal."""
+    grip = np.asarray(obs["observation"], np.float64)[:, 0:3]
+    goal = np.asarray(obs["desired_goal"], np.float64)
+    return _to_action(goal, grip, np.zeros(len(grip)))
+
+
+def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(norm, 1e-9), norm[..., 0]
+
+
+def push_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = None) -> np.ndarray:
+    """FetchPush: get behind the object (seen from the goal) at a safe height, descend, push it to the goal.
+
+    Stateless: the phase is read off the geometry every step, so a block that turns or slips sideways is
+    simply approached again."""
+    o = np.asarray(obs["observation"], np.float64)
+    goal = np.asarray(obs["desired_goal"], np.float64)
+    grip, obj = o[:, 0:3], o[:, 3:6]
+    u, dist = _unit(goal[:, :2] - obj[:, :2])
+    rel = grip[:, :2] - obj[:, :2]
+    along = np.sum(rel * u, axis=1)
+    lateral = np.linalg.norm(rel - along[:, None] * u, axis=1)
+    low = grip[:, 2] < obj[:, 2] + PUSH_LOW_TOL
+    # pushing tolerates more sideways offset than starting a push (hysteresis)
+    behind = (along < PUSH_ALONG_MAX) & (lateral < np.where(low, PUSH_LATERAL_PUSHING, PUSH_LATERAL_TOL))
+    wait_xy = obj[:, :2] - u * PUSH_BEHIND
+    safe_z = obj[:, 2] + PUSH_SAFE_HEIGHT
+    wait_err = np.linalg.norm(grip[:, :2] - wait_xy, axis=1)
+    descending = grip[:, 2] < safe_z - PUSH_DESCENT_STARTED
+    at_wait = wait_err < np.where(descending, PUSH_XY_TOL_DESCENDING, PUSH_XY_TOL)
+
+    target = np.empty_like(grip)
+    gain = np.full(len(grip), POS_GAIN)
+    # default: travel to the waiting point at the safe height
+    target[:, :2] = wait_xy
+    target[:, 2] = safe_z
+    # low but not behind the object: rise straight up first (never sweep across the table)
+    rise = ~behind & low
+    target[rise, :2] = grip[rise, :2]
+    # above the waiting point: descend to the object's height
+    descend = at_wait & ~low
+    target[descend, 2] = obj[descend, 2]
+    # behind, aligned and low: stay on the line from the goal through the object and advance along it
+    push = behind & low
+    advance = np.minimum(dist, PUSH_ADVANCE)[:, None]
+    target[push, :2] = (obj[:, :2] + u * (advance - PUSH_CONTACT))[push]
+    target[push, 2] = obj[push, 2]
+    gain[push] = PUSH_GAIN
+    # done: hold still
+    done = dist < PUSH_DONE_TOL
+    target[done] = grip[done]
+    return _to_action(target, grip, np.zeros(len(grip)), gain)
+
+
+def pick_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = None) -> np.ndarray:
+    """FetchPickAndPlace: hover above the object with open fingers, descend, close, carry it to the goal."""
+    o = np.asarray(obs["observation"], np.float64)
+    goal = np.asarray(obs["desired_goal"], np.float64)
+    grip, obj = o[:, 0:3], o[:, 3:6]
+    width = o[:, 9] + o[:, 10]
+    rel = obj - grip
+    xy_err = np.linalg.norm(rel[:, :2], axis=1)
+    dist = np.linalg.norm(rel, axis=1)
+    held = (dist < PICK_HOLD_TOL) & (width < PICK_WIDTH_HELD) & (width > PICK_WIDTH_MIN)
+    grasp = ~held & (dist < PICK_GRASP_TOL)
+    aligned = xy_err < PICK_XY_TOL
+
+    n = len(grip)
+    target = np.empty_like(grip)
+    fingers = np.full(n, GRIPPER_OPEN)
+    # approach: above the object, fingers open
+    target[:, :2] = obj[:, :2]
+    target[:, 2] = np.maximum(obj[:, 2] + PICK_ABOVE, grip[:, 2])
+    target[:, 2] = np.where(xy_err < 2 * PICK_XY_TOL, obj[:, 2] + PICK_ABOVE, target[:, 2])
+    # aligned: descend onto the object
+    target[aligned] = obj[aligned]
+    # close around it
+    target[grasp] = obj[grasp]
+    fingers[grasp] = GRIPPER_CLOSE
+    # carry the object to the goal
+    target[held] = grip[held] + (goal[held] - obj[held])
+    fingers[held] = GRIPPER_CLOSE
+    return _to_action(target, grip, fingers)
+
+
+def coast_speed(distance: np.ndarray) -> np.ndarray:
+    """Speed (m/s) from which a coasting puck stops after `distance` metres (inverse of the fitted model)."""
+    d = np.asarray(distance, dtype=np.float64)
+    return d * SLIDE_DECEL_A1 + np.sqrt((d * SLIDE_DECEL_A1) ** 2 + 2.0 * d * SLIDE_DECEL_A0)
+
+
+def slide_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = None) -> np.ndarray:
+    """FetchSlide: push the puck from behind along the line to the goal, tracking the speed from which
+    it would coast to a stop at the goal (v = sqrt(2 a d)); stop pushing whenever the puck is faster
+    than that and let it coast. Goals beyond the arm's reach are reached by the final coast."""
+    o = np.asarray(obs["observation"], np.float64)
+    goal = np.asarray(obs["desired_goal"], np.float64)
+    grip, obj = o[:, 0:3], o[:, 3:6]
+    vel = (o[:, 14:17] + o[:, 20:23]) / DT  # puck velocity (m/s)
+    u, dist = _unit(goal[:, :2] - obj[:, :2])
+    perp = np.stack([-u[:, 1], u[:, 0]], axis=1)
+    v_along = np.sum(vel[:, :2] * u, axis=1)
+    v_des = coast_speed(np.maximum(dist - SLIDE_DONE_TOL, 0.0))
+    rel = grip[:, :2] - obj[:, :2]
+    along = np.sum(rel * u, axis=1)
+    side = np.sum(rel * perp, axis=1)
+    low = grip[:, 2] < obj[:, 2] + PUSH_LOW_TOL
+    behind = (along < PUSH_ALONG_MAX) & (np.abs(side) < np.where(low, PUSH_LATERAL_PUSHING, PUSH_LATERAL_TOL))
+    wait_xy = obj[:, :2] - u * SLIDE_BEHIND
+    safe_z = obj[:, 2] + SLIDE_SAFE_HEIGHT
+    wait_err = np.linalg.norm(grip[:, :2] - wait_xy, axis=1)
+    descending = grip[:, 2] < safe_z - PUSH_DESCENT_STARTED
+    at_wait = wait_err < np.where(descending, PUSH_XY_TOL_DESCENDING, PUSH_XY_TOL)
+    speed = np.linalg.norm(vel[:, :2], axis=1)
+    coasting = (speed > SLIDE_MOVING) & (v_along >= SLIDE_COAST_FRACTION * v_des)
+
+    n = len(grip)
+    act = np.zeros((n, ACT_DIM))
+    # approach as in push: rise, travel at the safe height to the waiting point, descend
+    target = np.empty_like(grip)
+    target[:, :2] = wait_xy
+    target[:, 2] = safe_z
+    rise = ~behind & low
+    target[rise, :2] = grip[rise, :2]
+    descend = at_wait & ~low
+    target[descend, 2] = obj[descend, 2]
+    act[:, :3] = POS_GAIN * (target - grip)
+    # behind and low: push at the coasting speed for the remaining distance, keep the contact gap
+    push = behind & low & ~coasting
+    # ramp the gripper speed up a little above the faster of gripper and puck (gentle contact, no strike)
+    v_grip = np.sum(o[:, 20:22] / DT * u, axis=1)
+    v_cmd = np.maximum(np.maximum(v_grip, v_along), SLIDE_APPROACH_SPEED) + SLIDE_SPEED_STEP
+    v_cmd = np.minimum(v_cmd, v_des)
+    a_u = v_cmd / SLIDE_SPEED_PER_ACTION
+    a_xy = a_u[:, None] * u - SLIDE_SIDE_GAIN * side[:, None] * perp
+    a_xy /= np.maximum(np.max(np.abs(a_xy), axis=1, keepdims=True), 1.0)  # keep the direction when saturated
+    act[push, :2] = a_xy[push]
+    act[push, 2] = POS_GAIN * (obj[push, 2] - grip[push, 2])
+    # the puck is on its way (or home): keep the gripper still and out of its path
+    hold = (behind & low & coasting) | (dist < SLIDE_DONE_TOL) | (coasting & ~behind)
+    act[hold, :3] = 0.0
+    return np.clip(act, -1.0, 1.0).astype(np.float32)
+
+
+# ======================================================================================
+# tasks
+# ======================================================================================
+def _layouts() -> dict[str, FetchLayout]:
+    reach = FetchLayout("reach", GRIP0_REACH, TABLE_Z_PUSH_PICK, obj_region="none", goal_z="reach")
+    push = FetchLayout("push", GRIP0_PUSH, TABLE_Z_PUSH_PICK)
+    pick = FetchLayout("pick", GRIP0_PICK, TABLE_Z_PUSH_PICK, goal_z="pick")
+    slide = FetchLayout("slide", GRIP0_SLIDE, TABLE_Z_SLIDE, obj_range=SLIDE_OBJ_RANGE,
+                        goal_range=SLIDE_TARGET_RANGE, goal_offset=SLIDE_TARGET_OFFSET)
+    out = {"FetchReach": reach, "FetchPush": push, "FetchPick": pick, "FetchSlide": slide}
+    for level in NOISE_LEVELS:
+        out[f"FetchReachNoise-{level}"] = reach
+    sides = ("Right", "Left")
+    push_ood = replace(push, obj_range=OOD_RANGE, goal_range=OOD_RANGE, table_half=PUSH_OOD_TABLE_HALF)
+    pick_ood = replace(pick, obj_range=OOD_RANGE, goal_range=OOD_RANGE)
+    for start in sides:
+        for end in sides:
+            suffix = f"{start}2{end}"
+            out[f"FetchPushOOD-{suffix}"] = replace(push_ood, obj_region=start.lower(), goal_xy=end.lower())
+            out[f"FetchPickOOD-{suffix}"] = replace(pick_ood, obj_region=start.lower(), goal_xy=end.lower(),
+                                                     goal_z="air")
+    for start in ("Near", "Far"):
+        for end in ("Near", "Far"):
+            out[f"FetchPushOOD-{start}2{end}"] = replace(push_ood, obj_region=start.lower(), goal_xy=end.lower())
+    out["FetchPickOOD-Low2Low"] = replace(pick_ood, goal_z="low")
+    out["FetchPickOOD-Low2High"] = replace(pick_ood, goal_z="high")
+    return out
+
+
+LAYOUTS: dict[str, FetchLayout] = _layouts()
+_POLICIES = {"reach": (reach_policy, "scripted-fetch-reach"), "push": (push_policy, "scripted-fetch-push"),
+             "pick": (pick_policy, "scripted-fetch-pick"), "slide": (slide_policy, "scripted-fetch-slide")}
+
+
+def action_noise(task: str) -> float:
+    return float(task.split("-")[1]) if task.startswith("FetchReachNoise-") else 0.0
+
+
+def make_gym_env(task: str, render_mode: str | None = None) -> GoalTaskEnv:
+    """One episode of a Fetch task as a Gymnasium environment (the entry point of goplan/<task>-v0)."""
+    layout = LAYOUTS[task]
+    return GoalTaskEnv(functools.partial(make_fetch_core, layout), EPS, MAX_STEPS,
+                       action_noise_std=action_noise(task), render_mode=render_mode)
+
+
+def _vec_factory(task: str):
+    def make(num_envs: int, seed: int | None = None, **kwargs) -> MujocoVecGoalEnv:
+        return MujocoVecGoalEnv(functools.partial(make_gym_env, task, **kwargs), num_envs, seed=seed)
+
+    return make
+
+
+def _goal_sampler(layout: FetchLayout):
+    def sample(n: int, rng: np.random.Generator) -> np.ndarray:
+        return sample_goals(layout, n, rng).astype(np.float32)
+
+    return sample
+
+
+def _register(task: str, layout: FetchLayout) -> TaskSpec:
+    gym_id = f"goplan/{task}-v0"
+    register_gym_env(gym_id, f"{__name__}:make_gym_env", {"task": task}, MAX_STEPS)
+    policy, policy_name = _POLICIES[layout.base]
+    reach = layout.base == "reach"
+    noise = action_noise(task)
+    desc = {
+        "reach": "Fetch arm: move the gripper to a 3-D goal",
+        "push": "Fetch arm: push a block across the table to a goal",
+        "pick": "Fetch arm: pick a block up and place it at a goal (on the table or in the air)",
+        "slide": "Fetch arm: slide a puck along a low-friction table to a goal out of reach",
+    }[layout.base]
+    if noise:
+        desc += f"; the environment adds N(0, {noise}^2) noise to every action"
+    if "OOD" in task:
+        desc += f"; OOD layout: object {layout.obj_region}, goal {layout.goal_xy}/{layout.goal_z}"
+    return register_task(
+        TaskSpec(
+            name=task,
+            obs_dim=REACH_OBS_DIM if reach else OBJECT_OBS_DIM,
+            goal_dim=GOAL_DIM,
+            act_dim=ACT_DIM,
+            eps=EPS,
+            goal_indices=GRIP_SLICE if reach else OBJECT_SLICE,
+            max_steps=MAX_STEPS,
+            gym_id=gym_id,
+            description=desc,
+            make_vec_env=_vec_factory(task),
+            behaviour_policy=policy,
+            goal_sampler=_goal_sampler(layout),
+            extra={"behaviour_policy_name": policy_name, "layout": layout, "action_noise_std": noise,
+                   "simulator": f"gymnasium-robotics Fetch{layout.base.capitalize()}-v4 (MuJoCo)"},
+        )
+    )
+
+
+FETCH_TASKS: dict[str, TaskSpec] = {task: _register(task, layout) for task, layout in LAYOUTS.items()}
+
+__all__ = ["FETCH_TASKS", "LAYOUTS", "FetchLayout", "sample_goals", "sample_object_xy", "reach_policy",
+           "push_policy", "pick_policy", "slide_policy", "make_gym_env", "RoboticsCore"]

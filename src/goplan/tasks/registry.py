@@ -1,0 +1,119 @@
+"""Task registry: everything the algorithm needs to know about a task.
+
+The rest of the code asks the registry for the goal map phi, the success radius eps, the
+episode length and the environments; nothing else hard-codes a task.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+
+from goplan.errors import TaskError
+
+
+class VecGoalEnv(Protocol):
+    """Many goal-conditioned episodes stepped as one array (numpy in, numpy out).
+
+    reset() and step() return dicts of arrays shaped (num_envs, dim) with the keys
+    `observation`, `achieved_goal` and `desired_goal`; step() also returns the sparse
+    reward (num_envs,) computed from the state reached.
+    """
+
+    num_envs: int
+
+    def reset(self, seed: int | None = None) -> dict[str, np.ndarray]: ...
+
+    def step(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Static description of a goal-conditioned task."""
+
+    name: str
+    obs_dim: int
+    goal_dim: int
+    act_dim: int
+    eps: float  # success radius in raw goal space
+    goal_indices: tuple[int, ...]  # phi(s) = s[..., goal_indices]
+    max_steps: int = 50
+    gym_id: str | None = None
+    description: str = ""
+    # (num_envs, seed, **kwargs) -> VecGoalEnv
+    make_vec_env: Callable[..., VecGoalEnv] | None = field(default=None, compare=False)
+    # (obs dict of arrays, rng) -> actions in [-1, 1]; noise-free behaviour policy
+    behaviour_policy: Callable[[dict[str, np.ndarray], np.random.Generator], np.ndarray] | None = field(
+        default=None, compare=False
+    )
+    # (n, rng) -> goals (n, goal_dim)
+    goal_sampler: Callable[[int, np.random.Generator], np.ndarray] | None = field(default=None, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    # ---- goal map and reward, for numpy arrays and torch tensors alike ----
+    def phi(self, states):
+        """Achieved goal of a batch of states (numpy or torch, any leading shape)."""
+        if isinstance(states, torch.Tensor):
+            idx = torch.as_tensor(self.goal_indices, device=states.device)
+            return states.index_select(-1, idx)
+        return np.asarray(states)[..., list(self.goal_indices)]
+
+    def reward(self, achieved, desired):
+        """Sparse reward 1[||achieved - desired|| <= eps] (numpy or torch)."""
+        if isinstance(achieved, torch.Tensor):
+            return (torch.linalg.vector_norm(achieved - desired, dim=-1) <= self.eps).to(achieved.dtype)
+        dist = np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1)
+        return (dist <= self.eps).astype(np.float32)
+
+
+_REGISTRY: dict[str, TaskSpec] = {}
+
+
+def register_task(spec: TaskSpec) -> TaskSpec:
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def task_names() -> list[str]:
+    _ensure_builtin()
+    return sorted(_REGISTRY)
+
+
+def get_task(name: str) -> TaskSpec:
+    _ensure_builtin()
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known tasks: {', '.join(sorted(_REGISTRY))}"
+        raise TaskError(f"unknown task '{name}'{hint}")
+    return _REGISTRY[name]
+
+
+def _ensure_builtin() -> None:
+    # importing the task modules registers them
+    from goplan.tasks import point  # noqa: F401
+
+    # The MuJoCo task modules register static TaskSpecs without importing mujoco, gymnasium_robotics or
+    # metaworld (those load inside their factories); the guard keeps a broken optional module from ever
+    # breaking `import goplan` or the listing of the other tasks.
+    import importlib
+
+    for module in ("fetch", "hand", "reacher", "sawyer"):
+        try:
+            importlib.import_module(f"goplan.tasks.{module}")
+        except ImportError:
+            pass
+
+
+def check_shapes(spec: TaskSpec, obs_dim: int, goal_dim: int, act_dim: int, what: str = "data") -> None:
+    want = (spec.obs_dim, spec.goal_dim, spec.act_dim)
+    got = (obs_dim, goal_dim, act_dim)
+    if want != got:
+        raise TaskError(
+            f"{what} has (state, goal, action) dimensions {got} but task {spec.name} needs {want}"
+        )
+
+
+__all__: Sequence[str] = ["TaskSpec", "VecGoalEnv", "register_task", "get_task", "task_names", "check_shapes"]

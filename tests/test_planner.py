@@ -1,0 +1,59 @@
+"""The batched planner (Algorithm 2) on toys whose right answer is known."""
+import torch
+
+from toys import ToyEnsemble, ToyPolicy, make_planner
+
+
+def test_planner_prefers_the_mode_that_reaches_the_goal():
+    torch.manual_seed(0)
+    planner = make_planner(ToyPolicy("two_modes"), ToyEnsemble())
+    s = torch.zeros(1, 2)
+    g = torch.tensor([[3.0, 0.0]])
+    first, returns = planner.candidate_returns(s, g)
+    right = first[0, :, 0] > 0
+    assert right.any() and (~right).any(), "both modes must be sampled for the test to mean anything"
+    # +x reaches x=3 after 3 steps and stays: 1 (s1) + 8 rollout steps, rewards from step 2 on
+    assert torch.all(returns[0, right] == 7)
+    assert torch.all(returns[0, ~right] == 0)
+    action = planner.plan(s, g)
+    assert action[0, 0] > 0.99  # exp(kappa R) weights: the left candidates get ~e^-14 of the weight
+    # and the mirrored goal gives the mirrored choice
+    assert planner.plan(s, -g)[0, 0] < -0.99
+
+
+def test_planner_batches_many_states_independently():
+    torch.manual_seed(1)
+    planner = make_planner(ToyPolicy("two_modes"), ToyEnsemble())
+    b = 64
+    s = torch.zeros(b, 2)
+    side = torch.where(torch.arange(b) % 2 == 0, 1.0, -1.0)
+    g = torch.stack([3.0 * side, torch.zeros(b)], dim=1)
+    actions = planner.plan(s, g)
+    assert actions.shape == (b, 2)
+    assert torch.all(torch.sign(actions[:, 0]) == side)
+
+
+def test_equal_returns_average_the_candidates():
+    """With no candidate reaching the goal every weight is equal: the output is the candidates' mean."""
+    torch.manual_seed(2)
+    planner = make_planner(ToyPolicy("two_modes"), ToyEnsemble(), horizon=1)
+    s = torch.zeros(1, 2)
+    g = torch.tensor([[50.0, 0.0]])
+    torch.manual_seed(3)
+    first, returns = planner.candidate_returns(s, g)
+    assert torch.all(returns == 0)
+    torch.manual_seed(3)
+    action = planner.plan(s, g)
+    torch.testing.assert_close(action, first.mean(dim=1))
+
+
+def test_rewards_use_raw_goal_space():
+    """The planner un-normalises states before comparing with the (raw) goal and the task's eps."""
+    torch.manual_seed(4)
+    planner = make_planner(ToyPolicy("still"), ToyEnsemble(), horizon=2)
+    planner.state_norm.mean.fill_(10.0)  # raw = norm * 2 + 10
+    planner.state_norm.std.fill_(2.0)
+    s_norm = torch.zeros(1, 2)  # raw (10, 10)
+    _, near = planner.candidate_returns(s_norm, torch.tensor([[10.3, 10.0]]))
+    _, far = planner.candidate_returns(s_norm, torch.tensor([[0.3, 0.0]]))  # near in normalised space only
+    assert torch.all(near == 3) and torch.all(far == 0)
