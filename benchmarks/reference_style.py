@@ -289,45 +289,28 @@ class RefStyleAgent:
         return info
 
 
-def measure(ref: RefStyleAgent, starts: np.ndarray, goals: np.ndarray, plan_repeats: int, pretrain_repeats: int,
-            intra_n: int, inter_n: int, seed: int = 0, log=print) -> dict[str, Any]:
-    """Time the reference-style loops; medians of repeats, warm-up excluded. Returns rates and raw times."""
-    dev = ref.device
-
-    def timed(fn):
-        _sync(dev)
-        t0 = time.perf_counter()
-        out = fn()
-        _sync(dev)
-        return time.perf_counter() - t0, out
-
-    out: dict[str, Any] = {"label": "our re-creation of the reference implementation's loop structure (not its code)"}
-    # planning, one state per call
-    ref.plan(starts[0], goals[0])  # warm-up
-    plan_times = [timed(lambda i=i: ref.plan(starts[i % len(starts)], goals[i % len(goals)]))[0]
-                  for i in range(plan_repeats)]
-    out["plan_hz_b1"] = 1.0 / float(np.median(plan_times))
-    out["plan_times_s"] = plan_times
-    log(f"  reference-style plan: {out['plan_hz_b1']:.2f} Hz")
-    # pretraining
-    ref.pretrain_step()  # warm-up
-    pre_times = [timed(ref.pretrain_step)[0] for _ in range(pretrain_repeats)]
-    out["pretrain_updates_per_s"] = 1.0 / float(np.median(pre_times))
-    out["pretrain_times_s"] = pre_times
-    log(f"  reference-style pretraining: {out['pretrain_updates_per_s']:.2f} updates/s")
-    # reanalysis, one trajectory at a time (seeded so repeated runs draw the same segments)
+def measure_reanalysis(ref: RefStyleAgent, intra_n: int, inter_n: int, seed: int = 0, log=print,
+                       expected_len: dict[str, float] | None = None) -> dict[str, Any]:
+    """Time reference-style intra and inter reanalysis (one trajectory at a time, seeded draws).
+    With `expected_len` (mean step budget per kind), traj_per_s is the full-budget rate (planned steps
+    per second / expected budget) and traj_per_s_measured the rate as drawn."""
+    out: dict[str, Any] = {}
+    ref._imagine_one(ref.obs[0, 0], ref.ag[1, -1], 1)  # warm-up of the per-step path (one planned step)
     for name, fn, n in (("intra", ref.intra, intra_n), ("inter", ref.inter, inter_n)):
         if n <= 0:
             continue
         rng = np.random.default_rng(seed)
-        dt, stats = timed(lambda: fn(n, rng))
-        out[f"{name}_traj_per_s"] = n / dt
-        out[f"{name}_steps_per_s"] = stats["steps"] / dt
-        out[f"{name}_n"] = n
-        out[f"{name}_steps"] = stats["steps"]
-        out[f"{name}_mean_len"] = stats["steps"] / n
-        out[f"{name}_outcomes"] = stats["outcomes"]
-        out[f"{name}_seconds"] = dt
-        log(f"  reference-style {name}: {n} trajectories, {stats['steps']} steps in {dt:.1f}s "
+        _sync(ref.device)
+        t0 = time.perf_counter()
+        stats = fn(n, rng)
+        _sync(ref.device)
+        dt = time.perf_counter() - t0
+        steps_per_s = stats["steps"] / dt
+        full = steps_per_s / expected_len[name] if expected_len else n / dt
+        out[name] = {"n": n, "seconds": dt, "traj_per_s": full, "traj_per_s_measured": n / dt, "steps": stats["steps"],
+                     "steps_per_s": steps_per_s, "mean_len": stats["steps"] / n, "outcomes": stats["outcomes"]}
+        if expected_len:
+            out[name]["expected_len"] = expected_len[name]
+        log(f"  reference-style {name}: {n} trajectories, {stats['steps']} planned steps in {dt:.1f}s "
             f"({n / dt:.3f} traj/s, {stats['steps'] / dt:.2f} steps/s)")
     return out

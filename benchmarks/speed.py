@@ -1,7 +1,7 @@
 """Speed benchmark of the goplan engine at the paper's sizes with FetchPush-shaped synthetic data.
 
     python benchmarks/speed.py --json benchmarks/results/cpu.json [--device cpu|cuda|auto] [--quick]
-        [--with-reference-style | --no-with-reference-style] [--threads N]
+        [--with-reference-style | --no-with-reference-style] [--diagnostics] [--threads N] [--seed S]
 
 Measures planner calls per second for one state (GOPlan2 control rate), planned states per second for
 1024 states in one call, intra/inter reanalysis trajectories per second, pretraining and finetuning
@@ -45,6 +45,7 @@ GOAL_INDICES = (3, 4, 5)
 EPISODES, STEPS = 2000, 50
 NUM_DYNAMICS = 5
 B_LARGE = 1024
+DIAG_CHUNK = 8  # states per Planner.plan call in the --diagnostics what-if (1600 rows)
 
 # SPEC section 5: the reference implementation, paper-size networks, FetchPush-shaped data.
 REFERENCE = {
@@ -56,14 +57,14 @@ REFERENCE = {
 
 # Run lengths per device: (warm-up, repeats) or trajectory counts.
 PLANS = {
-    "cpu": dict(pretrain=(2, 8), finetune=(2, 6), plan_b1=(3, 12), plan_big=(0, 1), intra_n=24, inter_n=6,
-                ref_plan=5, ref_pretrain=4, ref_intra=4, ref_inter=1, matmul=10),
-    "cpu-quick": dict(pretrain=(1, 3), finetune=(1, 3), plan_b1=(2, 4), plan_big=(0, 1), intra_n=8, inter_n=2,
-                      ref_plan=3, ref_pretrain=2, ref_intra=2, ref_inter=1, matmul=4),
+    "cpu": dict(pretrain=(2, 8), finetune=(2, 6), plan_b1=(2, 10), plan_big=(0, 1), intra_n=16, inter_n=4,
+                ref_intra=4, ref_inter=1, matmul=10),
+    "cpu-quick": dict(pretrain=(1, 3), finetune=(1, 3), plan_b1=(1, 4), plan_big=(0, 1), intra_n=8, inter_n=2,
+                      ref_intra=2, ref_inter=1, matmul=4),
     "cuda": dict(pretrain=(20, 10), finetune=(20, 10), plan_b1=(10, 10), plan_big=(2, 5), intra_n=1000,
-                 inter_n=1000, ref_plan=20, ref_pretrain=10, ref_intra=10, ref_inter=4, matmul=50),
+                 inter_n=1000, ref_intra=10, ref_inter=4, matmul=20),
     "cuda-quick": dict(pretrain=(5, 3), finetune=(5, 3), plan_b1=(3, 3), plan_big=(1, 2), intra_n=1000,
-                       inter_n=1000, ref_plan=5, ref_pretrain=3, ref_intra=3, ref_inter=1, matmul=10),
+                       inter_n=1000, ref_intra=3, ref_inter=1, matmul=10),
 }
 BLOCK = {"cpu": 1, "cuda": 20}  # calls per timed block (one clock read per block)
 
@@ -141,13 +142,31 @@ def peak_mem_mb(dev: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def matmul_gflops(dev: torch.device, rows: int, repeats: int) -> float:
-    """fp32 rate of (rows x 512) @ (512 x 512), the shape of the hidden layers: median of repeats."""
+def matmul_gflops(dev: torch.device, rows: int, repeats: int) -> dict[str, float]:
+    """fp32 rate of (rows x 512) @ (512 x 512) into a preallocated output, the hidden-layer shape.
+    Returns the best and the median over repeats: other processes can only slow a run down, so the
+    best repeat is the machine's rate and the one the arithmetic floor uses."""
     x = torch.randn(rows, 512, device=dev)
     w = torch.randn(512, 512, device=dev)
-    inner = max(1, (4096 * 64) // rows) if dev.type == "cuda" else max(1, 4096 // rows)
-    r, _ = rate(lambda: [x @ w for _ in range(inner)], dev, 2, repeats)
-    return 2.0 * rows * 512 * 512 * inner * r / 1e9
+    o = torch.empty(rows, 512, device=dev)
+    inner = max(1, (1 << 22 if dev.type == "cuda" else 8192) // rows)
+
+    def block():
+        for _ in range(inner):
+            torch.mm(x, w, out=o)
+
+    for _ in range(2):
+        block()
+    times = [timed(block, dev)[0] / inner for _ in range(repeats)]
+    flops = 2.0 * rows * 512 * 512
+    return {"best": flops / min(times) / 1e9, "median": flops / float(np.median(times)) / 1e9}
+
+
+MATMUL_ROWS = (200, 1600, 4096)
+
+
+def matmul_rates(dev: torch.device, repeats: int) -> dict[str, dict[str, float]]:
+    return {str(rows): matmul_gflops(dev, rows, repeats) for rows in MATMUL_ROWS}
 
 
 def mlp_macs(dims: list[int]) -> int:
@@ -164,6 +183,22 @@ def plan_flops(cfg, members_per_row: int = 1) -> dict[str, float]:
     macs = rows * (policy + members_per_row * dyn)
     return {"rows": rows, "policy_macs_per_row": policy, "dynamics_macs_per_member_row": dyn,
             "macs": macs, "flops": 2.0 * macs}
+
+
+def pretrain_flops(cfg) -> dict[str, float]:
+    """Multiply-adds of one pretraining update (GOPlanAgent.update with train_dynamics=True), per sample,
+    counting a backward pass as twice its forward: dynamics fwd+bwd (N members); value twice without
+    grad for the advantage; policy forward for the discriminator step; discriminator real+fake fwd+bwd;
+    policy and discriminator fwd+bwd for the generator step; value target forward and fwd+bwd."""
+    hid, layers, n = cfg.hidden_dim, cfg.num_layers, cfg.num_dynamics
+    h = [hid] * (layers - 1)
+    policy = mlp_macs([STATE_DIM + GOAL_DIM + cfg.noise_dim] + h + [ACT_DIM])
+    disc = mlp_macs([STATE_DIM + ACT_DIM + GOAL_DIM] + h + [1])
+    value = mlp_macs([STATE_DIM + GOAL_DIM] + h + [1])
+    dyn = mlp_macs([STATE_DIM + ACT_DIM] + [cfg.dynamics_hidden_dim] * (layers - 1) + [STATE_DIM])
+    per_sample = 3 * n * dyn + 2 * value + policy + 2 * 3 * disc + 3 * policy + 3 * disc + value + 3 * value
+    macs = per_sample * cfg.batch_size
+    return {"macs_per_sample": per_sample, "macs": macs, "flops": 2.0 * macs}
 
 
 class CountingPlanner:
@@ -187,6 +222,40 @@ def expected_intra_len(t_len: int = STEPS) -> float:
 
 
 # ---------------------------------------------------------------------------- main
+def paired_rates(fns: dict[str, Callable[[], Any]], dev: torch.device, warmup: int, repeats: int,
+                 block: int = 1) -> dict[str, tuple[float, list[float]]]:
+    """Like `rate` for several functions, timed in alternation (ours, reference style, ours, ...) so
+    that load from other processes falls on both sides alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            def run_block(fn=fn):
+                for _ in range(block):
+                    fn()
+            times[name].append(timed(run_block, dev)[0] / block)
+    return {k: (1.0 / float(np.median(v)), v) for k, v in times.items()}
+
+
+def cpu_snapshot() -> tuple[float, float, float]:
+    """(wall clock, CPU seconds used by all processes, CPU seconds used by this one), from /proc/stat."""
+    busy = float("nan")
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        vals = [int(x) for x in fields]
+        busy = (sum(vals[:8]) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    return time.perf_counter(), busy, t.user + t.system
+
+
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", required=True, help="where to write the results")
@@ -194,12 +263,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--quick", action="store_true", help="fewer repeats (same sizes): a smoke run")
     ap.add_argument("--with-reference-style", action=argparse.BooleanOptionalAction, default=None,
                     help="also measure the reference-style loops (default: on for CPU, off for CUDA)")
+    ap.add_argument("--diagnostics", action="store_true",
+                    help="also plan the 1024 states in chunks of 8 states through the engine's Planner "
+                         "(what-if measurement for the large-batch planner; adds a minute or two on CPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
     load_before = os.getloadavg()
+    snap0 = cpu_snapshot()
     dev = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -229,43 +302,88 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              "N": cfg.num_dynamics, "C": cfg.plan_candidates, "H": cfg.plan_copies, "K": cfg.plan_horizon,
              "batch": cfg.batch_size, "dataset": f"{EPISODES} episodes x {STEPS} steps (synthetic)",
              "reanalysis_chunk": cfg.reanalysis_chunk, "uncertainty_threshold": cfg.uncertainty_threshold}
-    log(f"device: {device_description(dev)}; torch {torch.__version__}; threads {torch.get_num_threads()}")
+    log(f"device: {device_description(dev)}; torch {torch.__version__}; threads {torch.get_num_threads()}; "
+        f"load {load_before[0]:.2f}")
+    ref = None
+    if with_ref:
+        from reference_style import RefStyleAgent, measure_reanalysis
+
+        ref = RefStyleAgent(agent, data)  # copies of the same initial weights
+        log("reference style = our re-creation of the reference implementation's loop structure (not its code)")
     phase_done("setup")
 
-    # ---- matmul rate (the arithmetic floor's denominator)
-    mm_big = matmul_gflops(dev, 4096, plan["matmul"])
-    mm_small = matmul_gflops(dev, cfg.plan_candidates * cfg.plan_copies, plan["matmul"])
-    log(f"matmul 4096x512x512: {mm_big:.1f} GFLOP/s; 200x512x512: {mm_small:.1f} GFLOP/s")
+    # ---- matmul rate (the arithmetic floor's denominator); measured again at the end, the higher kept
+    mm_runs = [matmul_rates(dev, plan["matmul"])]
+    log("matmul (rows x 512) @ (512 x 512), best of repeats: " +
+        ", ".join(f"{r} rows {v['best']:.1f} GFLOP/s" for r, v in mm_runs[0].items()))
 
-    # ---- pretraining
-    pre_rate, pre_times = rate(agent.pretrain_step, dev, *plan["pretrain"], block=block)
-    log(f"pretraining: {pre_rate:.2f} updates/s")
+    # ---- pretraining (paired with the reference style when measured)
+    fns = {"goplan": agent.pretrain_step}
+    if ref:
+        fns["reference_style"] = ref.pretrain_step
+    pre = paired_rates(fns, dev, *plan["pretrain"], block=block)
+    pre_rate, pre_times = pre["goplan"]
+    log("pretraining: " + ", ".join(f"{k} {v[0]:.2f} updates/s" for k, v in pre.items()))
     phase_done("pretrain")
 
-    # ---- planning: one state per call (GOPlan2 control rate)
+    # ---- planning: one state per call (GOPlan2 control rate), numpy in, numpy out
     rng = np.random.default_rng(args.seed + 1)
     ep = rng.integers(EPISODES, size=B_LARGE)
     ep2 = (ep + rng.integers(1, EPISODES, size=B_LARGE)) % EPISODES
     starts = data.observations[ep, rng.integers(STEPS + 1, size=B_LARGE)]
     goals = data.achieved_goals[ep2, rng.integers(STEPS + 1, size=B_LARGE)]
-    counter = iter(range(10**9))
+    counters = {"goplan": iter(range(10**9)), "reference_style": iter(range(10**9))}
 
-    def plan_one():
-        i = next(counter) % B_LARGE
-        return agent.plan(starts[i], goals[i])
+    def one_state(name, planner_fn):
+        def fn():
+            i = next(counters[name]) % B_LARGE
+            return planner_fn(starts[i], goals[i])
+        return fn
 
-    plan_hz, plan_times = rate(plan_one, dev, *plan["plan_b1"], block=block)
-    log(f"plan, 1 state per call: {plan_hz:.2f} Hz")
+    fns = {"goplan": one_state("goplan", agent.plan)}
+    if ref:
+        fns["reference_style"] = one_state("reference_style", ref.plan)
+    f0 = minor_faults()
+    pl = paired_rates(fns, dev, *plan["plan_b1"], block=block)
+    faults_b1 = (minor_faults() - f0) / max(1, sum(len(v[1]) for v in pl.values()) * block)
+    plan_hz, plan_times = pl["goplan"]
+    log("plan, 1 state per call: " + ", ".join(f"{k} {v[0]:.2f} Hz" for k, v in pl.items()))
     phase_done("plan_b1")
 
     # ---- planning: 1024 states in one call
     warm, reps = plan["plan_big"]
     if warm == 0:  # CPU: one warm-up call at a smaller batch keeps the run short
         agent.plan(starts[:64], goals[:64])
+    f0 = minor_faults()
     big_rate, big_times = rate(lambda: agent.plan(starts, goals), dev, warm, reps)
+    faults_big = (minor_faults() - f0) / (warm + reps)
     big_rate *= B_LARGE
-    log(f"plan, {B_LARGE} states per call: {big_rate:.2f} states/s ({np.median(big_times):.1f} s per call)")
+    log(f"plan, {B_LARGE} states in one call: {big_rate:.2f} states/s ({np.median(big_times):.1f} s per call, "
+        f"{faults_big / B_LARGE:.0f} page faults per state)")
     phase_done("plan_b1024")
+
+    diagnostics: dict[str, Any] = {"page_faults_per_call_b1": faults_b1, "page_faults_per_call_b1024": faults_big}
+    if args.diagnostics:
+        s_all = torch.as_tensor(starts, device=dev)
+        g_all = torch.as_tensor(goals, device=dev)
+        chunk = DIAG_CHUNK
+
+        @torch.no_grad()
+        def chunked():
+            sn = agent.state_norm(s_all)
+            return torch.cat([agent.planner.plan(sn[i:i + chunk], g_all[i:i + chunk])
+                              for i in range(0, B_LARGE, chunk)]).cpu()
+
+        f0 = minor_faults()
+        c_rate, c_times = rate(chunked, dev, 0 if kind == "cpu" else 1, reps)
+        diagnostics.update({
+            "plans_per_s_b1024_chunked": c_rate * B_LARGE, "chunk_states": chunk, "chunked_times_s": c_times,
+            "page_faults_per_call_chunked": (minor_faults() - f0) / len(c_times),
+            "what": f"the same 1024 states planned by the engine's Planner.plan in chunks of {chunk} states "
+                    f"({chunk * cfg.plan_candidates * cfg.plan_copies} rows per tensor instead of "
+                    f"{B_LARGE * cfg.plan_candidates * cfg.plan_copies})"})
+        log(f"diagnostic: 1024 states in chunks of {chunk}: {c_rate * B_LARGE:.2f} states/s")
+        phase_done("diagnostics")
 
     # ---- reanalysis (full-length worst case: uncertainty threshold 1e9)
     gen = torch.Generator(device=dev)
@@ -277,28 +395,81 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     inter_reanalysis(ctx, 2)
     rean: dict[str, Any] = {}
     transitions = []
+    e_len = {"intra": expected_intra_len(), "inter": float(STEPS)}
     for name, fn, n in (("intra", intra_reanalysis, plan["intra_n"]), ("inter", inter_reanalysis, plan["inter_n"])):
         counting.rows = 0
         dt, (trans, fractions) = timed(lambda: fn(ctx, n), dev)
         steps = counting.rows
-        rean[name] = {"n": n, "seconds": dt, "traj_per_s": n / dt, "steps": steps, "steps_per_s": steps / dt,
-                      "mean_len": steps / n, "cases": fractions}
+        rean[name] = {"n": n, "seconds": dt, "traj_per_s": steps / dt / e_len[name], "traj_per_s_measured": n / dt,
+                      "steps": steps, "steps_per_s": steps / dt, "mean_len": steps / n, "expected_len": e_len[name],
+                      "cases": fractions}
         if trans:
             transitions.append(trans)
         log(f"{name} reanalysis: {n} trajectories, {steps} planned steps in {dt:.1f}s "
-            f"({n / dt:.3f} traj/s, {steps / dt:.1f} steps/s); cases {fractions}")
+            f"({n / dt:.3f} traj/s as drawn, {steps / dt:.2f} steps/s, {steps / dt / e_len[name]:.3f} full-budget "
+            f"traj/s); cases {fractions}")
     phase_done("reanalysis")
+    planned_per_round = 1000 * (e_len["intra"] + e_len["inter"])
+    round_from_rean = 1000 * e_len["intra"] / rean["intra"]["steps_per_s"] + 1000 * e_len["inter"] / rean["inter"]["steps_per_s"]
+    round_from_big = planned_per_round / big_rate
     if kind == "cuda" and plan["intra_n"] == 1000 and plan["inter_n"] == 1000:
         round_s = rean["intra"]["seconds"] + rean["inter"]["seconds"]
-        notes.append("reanalysis_round_s measured directly: one call of 1000 intra + one of 1000 inter.")
+        notes.append("reanalysis_round_s measured directly: one call of 1000 intra plus one of 1000 inter trajectories.")
     else:
-        round_s = 1000.0 / rean["intra"]["traj_per_s"] + 1000.0 / rean["inter"]["traj_per_s"]
-        notes.append(f"reanalysis_round_s extrapolated from the measured rates ({plan['intra_n']} intra and "
-                     f"{plan['inter_n']} inter trajectories per call on {kind}): 1000/intra + 1000/inter.")
-    notes.append("Reanalysis runs with uncertainty_threshold = 1e9 on untrained networks, so no trajectory stops "
-                 "for uncertainty: every trajectory runs its full budget unless it reaches its goal (the worst "
-                 "case, the honest throughput measure). Intra budgets are k - 1 steps with k uniform in 1..T-t "
-                 f"(expected {expected_intra_len():.2f} planned steps); inter budgets are T = {STEPS} steps.")
+        round_s = round_from_big
+        notes.append(
+            f"reanalysis_round_s is extrapolated on {kind}, not measured: a round plans about "
+            f"{planned_per_round:.0f} states (1000 x {e_len['intra']:.2f} intra + 1000 x {e_len['inter']:.0f} inter) "
+            f"in batches of up to reanalysis_chunk = {cfg.reanalysis_chunk} trajectories, i.e. at the large-batch "
+            f"planning rate plans_per_s_b1024: {planned_per_round:.0f} / {big_rate:.2f} = {round_from_big:.0f} s. "
+            f"From the small-n reanalysis rates measured here ({plan['intra_n']} intra, {plan['inter_n']} inter per call, "
+            f"steps/s scaled to the expected lengths) it would be {round_from_rean:.0f} s.")
+    notes.append("Reanalysis runs with uncertainty_threshold = 1e9 on barely trained networks, so no trajectory stops "
+                 "for uncertainty: each runs its full step budget unless it reaches its goal (the worst case, the honest "
+                 f"throughput measure). Intra budgets are k - 1 planned steps with k uniform in 1..T-t (expected "
+                 f"{e_len['intra']:.2f}); inter budgets are T = {STEPS}. Some trajectories still end early by reaching "
+                 "their goals (see the cases), so intra_traj_per_s and inter_traj_per_s are the full-budget rates: planned "
+                 "steps per second divided by the expected budget; reanalysis.*.traj_per_s_measured are the rates as drawn.")
+
+    ref_rean = None
+    if ref:
+        log("reference-style reanalysis, one trajectory at a time:")
+        ref_rean = measure_reanalysis(ref, plan["ref_intra"], plan["ref_inter"], seed=args.seed, log=log,
+                                      expected_len={"intra": e_len["intra"], "inter": float(STEPS - 1)})
+        phase_done("reference_style_reanalysis")
+
+    # ---- calibration at the reference code's own ensemble sizes (N = 3 members of width 256)
+    calib = None
+    if ref:
+        cfg_rc = make_config("paper", {"num_dynamics": 3, "dynamics_hidden_dim": 256, "device": str(dev),
+                                       "seed": args.seed, "reanalysis_buffer_size": 1000})
+        agent_rc = GOPlanAgent(task, cfg_rc, device=str(dev))
+        agent_rc.set_dataset(data)
+        ref_rc = RefStyleAgent(agent_rc, data)
+        counters.update(goplan_rc=iter(range(10**9)), reference_style_rc=iter(range(10**9)))
+        pl_rc = paired_rates({"goplan": one_state("goplan_rc", agent_rc.plan),
+                              "reference_style": one_state("reference_style_rc", ref_rc.plan)},
+                             dev, *plan["plan_b1"], block=block)
+        pre_rc = paired_rates({"goplan": agent_rc.pretrain_step, "reference_style": ref_rc.pretrain_step},
+                              dev, *plan["pretrain"], block=block)
+        calib = {
+            "what": "plan (1 state) and pretraining at the reference code's dynamics sizes (N = 3, width 256; the "
+                    "other networks as above), to relate the reference-style re-creation to SPEC's figures",
+            **{f"{k}_plan_hz_b1": v[0] for k, v in pl_rc.items()},
+            **{f"{k}_pretrain_updates_per_s": v[0] for k, v in pre_rc.items()},
+        }
+        ref_fig = REFERENCE["cpu-2core" if kind == "cpu" else "H200"]
+        calib["reference_style_vs_spec"] = {
+            "plan_hz_b1": calib["reference_style_plan_hz_b1"] / ref_fig["plan_hz_b1"],
+            "pretrain_updates_per_s": calib["reference_style_pretrain_updates_per_s"] / ref_fig["pretrain_updates_per_s"]}
+        calib["goplan_vs_spec"] = {
+            "plan_hz_b1": calib["goplan_plan_hz_b1"] / ref_fig["plan_hz_b1"],
+            "pretrain_updates_per_s": calib["goplan_pretrain_updates_per_s"] / ref_fig["pretrain_updates_per_s"]}
+        log("at the reference code's ensemble sizes (N=3, width 256): plan " +
+            ", ".join(f"{k} {v[0]:.2f} Hz" for k, v in pl_rc.items()) + "; pretraining " +
+            ", ".join(f"{k} {v[0]:.2f} updates/s" for k, v in pre_rc.items()))
+        del agent_rc, ref_rc
+        phase_done("calibration")
 
     # ---- finetuning (on the transitions reanalysis produced)
     for tr in transitions:
@@ -307,34 +478,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     log(f"finetuning: {ft_rate:.2f} updates/s (buffer {len(agent.buffer)} transitions)")
     phase_done("finetune")
 
-    full_run = (cfg.pretrain_updates / pre_rate
-                + cfg.finetune_rounds * (round_s + cfg.finetune_updates / ft_rate))
+    full_run = (cfg.pretrain_updates / pre_rate + cfg.finetune_rounds * (round_s + cfg.finetune_updates / ft_rate))
 
     # ---- arithmetic floor of planning
+    mm_runs.append(matmul_rates(dev, plan["matmul"]))
+    peak = max(v["best"] for run in mm_runs for v in run.values())
     fl = plan_flops(cfg, 1)
-    floor_b1_s = fl["flops"] / (mm_small * 1e9)
-    floor_big_s = fl["flops"] / (mm_big * 1e9)
+    floor_s = fl["flops"] / (peak * 1e9)
     floor = {
-        **fl, "matmul_gflops_rows4096": mm_big, "matmul_gflops_rows200": mm_small,
-        "floor_plan_hz_b1": 1.0 / floor_b1_s, "floor_plans_per_s_large": 1.0 / floor_big_s,
-        "fraction_of_floor_b1": plan_hz * floor_b1_s, "fraction_of_floor_b1024": big_rate * floor_big_s,
+        **fl, "matmul_gflops": peak, "matmul_runs": mm_runs,
+        "floor_plans_per_s": 1.0 / floor_s,
+        "fraction_of_floor_b1": plan_hz * floor_s, "fraction_of_floor_b1024": big_rate * floor_s,
         "achieved_gflops_b1": plan_hz * fl["flops"] / 1e9, "achieved_gflops_b1024": big_rate * fl["flops"] / 1e9,
         "reference_style_flops": plan_flops(cfg, cfg.num_dynamics)["flops"],
     }
-    log(f"planning floor: {fl['flops'] / 1e9:.2f} GFLOP per plan -> {floor['floor_plan_hz_b1']:.2f} Hz at 200 rows, "
-        f"{floor['floor_plans_per_s_large']:.2f} plans/s at 4096 rows; achieved {floor['fraction_of_floor_b1']:.0%} "
-        f"and {floor['fraction_of_floor_b1024']:.0%}")
-
-    # ---- reference style, same process, same networks and data
-    ref_out: dict[str, Any] | None = None
-    if with_ref:
-        from reference_style import RefStyleAgent, measure
-
-        log("reference-style loops (our re-creation of the reference's loop structure):")
-        ref = RefStyleAgent(agent, data)
-        ref_out = measure(ref, starts, goals, plan["ref_plan"], plan["ref_pretrain"], plan["ref_intra"],
-                          plan["ref_inter"], seed=args.seed, log=log)
-        phase_done("reference_style")
+    pf = pretrain_flops(cfg)
+    floor.update(pretrain_flops_per_update=pf["flops"], floor_pretrain_updates_per_s=peak * 1e9 / pf["flops"],
+                 fraction_of_floor_pretrain=pre_rate * pf["flops"] / (peak * 1e9))
+    if "plans_per_s_b1024_chunked" in diagnostics:
+        floor["fraction_of_floor_b1024_chunked"] = diagnostics["plans_per_s_b1024_chunked"] * floor_s
+    log(f"planning floor: {fl['flops'] / 1e9:.2f} GFLOP per plan at {peak:.1f} GFLOP/s -> "
+        f"{floor['floor_plans_per_s']:.2f} plans/s; achieved {floor['fraction_of_floor_b1']:.0%} (1 state) and "
+        f"{floor['fraction_of_floor_b1024']:.0%} (1024 states)")
 
     # ---- results
     ref_class = "cpu-2core" if kind == "cpu" else "H200"
@@ -352,29 +517,48 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "full_run_estimate_h": full_run / 3600.0,
     }
     speedup = {k: results[k] / v for k, v in REFERENCE[ref_class].items()}
-    speedup_ref_style = None
-    if ref_out:
-        speedup_ref_style = {
+    ref_out = speedup_rs = None
+    if ref:
+        ref_out = {
+            "label": "our re-creation of the reference implementation's loop structure (benchmarks/reference_style.py), "
+                     "not its code",
+            "plan_hz_b1": pl["reference_style"][0], "plan_times_s": pl["reference_style"][1],
+            "pretrain_updates_per_s": pre["reference_style"][0], "pretrain_times_s": pre["reference_style"][1],
+            **{f"{k}_traj_per_s": v["traj_per_s"] for k, v in ref_rean.items()},
+            **{f"{k}_steps_per_s": v["steps_per_s"] for k, v in ref_rean.items()},
+            "reanalysis": ref_rean,
+        }
+        speedup_rs = {
             "plan_hz_b1": plan_hz / ref_out["plan_hz_b1"],
             "pretrain_updates_per_s": pre_rate / ref_out["pretrain_updates_per_s"],
-            "intra_steps_per_s": rean["intra"]["steps_per_s"] / ref_out["intra_steps_per_s"],
-            "inter_steps_per_s": rean["inter"]["steps_per_s"] / ref_out["inter_steps_per_s"],
-            "intra_traj_per_s": rean["intra"]["traj_per_s"] / ref_out["intra_traj_per_s"],
-            "inter_traj_per_s": rean["inter"]["traj_per_s"] / ref_out["inter_traj_per_s"],
         }
-        notes.append("speedup_vs_reference_style compares with our re-creation of the reference's loop structure "
-                     "(benchmarks/reference_style.py), measured in the same process on the same machine with the same "
-                     "networks; the *_steps_per_s ratios are the fair reanalysis comparison because the two sides "
-                     "draw different numbers of trajectories (and the reference style plans T - 1 = 49 inter steps, "
+        for k in ref_rean:
+            speedup_rs[f"{k}_steps_per_s"] = rean[k]["steps_per_s"] / ref_rean[k]["steps_per_s"]
+            speedup_rs[f"{k}_traj_per_s"] = rean[k]["traj_per_s"] / ref_rean[k]["traj_per_s"]
+        notes.append("speedup_vs_reference_style: against our re-creation of the reference's loop structure, measured "
+                     "in the same process with the same networks and data; plan and pretraining are timed in "
+                     "alternation with goplan. For reanalysis the *_steps_per_s ratios are the fair comparison (the two "
+                     "sides draw different trajectories, and the reference style plans at most T - 1 = 49 inter steps, "
                      "goplan T = 50).")
     if kind == "cuda" and "H200" not in device_description(dev):
         notes.append(f"reference figures are for an H200; this run used {device_description(dev)}.")
-    notes.append("full_run_estimate_s = pretrain_updates / pretrain rate + rounds * (reanalysis_round_s + "
-                 "finetune_updates / finetune rate), with 5e5, 10 and 1000; evaluation is not included.")
+    notes.append("full_run_estimate_s = pretrain_updates / pretraining rate + rounds * (reanalysis_round_s + "
+                 "finetune_updates / finetuning rate) with 5e5, 10 and 1000; evaluation is not included.")
     notes.append("Speedups against SPEC's reference figures compare different machines of the same class; the "
-                 "side-by-side reference-style numbers are measured here.")
+                 "reference-style numbers are measured here, side by side.")
+    notes.append("matmul_gflops: fp32 (rows x 512) @ (512 x 512) into a preallocated output for rows in "
+                 f"{MATMUL_ROWS}, measured at the start and at the end of the run; the best repeat of all is kept "
+                 "(other processes only slow runs down), and the planning and pretraining floors divide FLOPs by it.")
     if kind == "cpu":
         notes.append(f"plans_per_s_b1024 on CPU: {reps} timed call(s) of 1024 states after a 64-state warm-up call.")
+    load_after = os.getloadavg()
+    snap1 = cpu_snapshot()
+    wall = snap1[0] - snap0[0]
+    other_cores = ((snap1[1] - snap0[1]) - (snap1[2] - snap0[2])) / wall
+    if kind == "cpu" and other_cores > 0.2:
+        notes.append(f"other processes used {other_cores:.2f} of the {os.cpu_count()} cores on average during the run "
+                     f"(1-minute load {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end): absolute rates "
+                     "are lower than on an idle machine; paired goplan/reference-style timings share the load alike.")
 
     out = {
         **results,
@@ -386,27 +570,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else "main(" + repr(argv) + ")",
+        "command": "python " + " ".join(sys.argv) if argv is None else f"main({argv!r})",
         "quick": args.quick,
         "sizes": sizes,
-        "matmul_gflops": mm_big,
-        "matmul_gflops_rows200": mm_small,
+        "matmul_gflops": peak,
         "planning_floor": floor,
         "reference": reference,
         "speedup": speedup,
         "reference_style": ref_out,
-        "speedup_vs_reference_style": speedup_ref_style,
+        "speedup_vs_reference_style": speedup_rs,
+        "at_reference_code_sizes": calib,
         "reanalysis": rean,
-        "repeats": {k: v for k, v in plan.items()},
+        "reanalysis_round_s_from_small_n_rates": round_from_rean,
+        "diagnostics": diagnostics,
+        "repeats": dict(plan),
         "raw_times_s": {"pretrain": pre_times, "finetune": ft_times, "plan_b1": plan_times, "plan_b1024": big_times},
         "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
+        "loadavg_after": load_after,
+        "other_processes_cores_avg": other_cores,
         "wall_s": time.perf_counter() - t_start,
         "notes": notes,
     }
-    if load_before[0] > 0.5 * (os.cpu_count() or 1) and kind == "cpu":
-        notes.append(f"the 1-minute load average was {load_before[0]:.2f} at the start: other processes shared the "
-                     "CPU, so rates are lower bounds of an idle machine.")
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=float))

@@ -114,3 +114,26 @@ def test_batched_rounds_report_case_fractions():
     trans, frac = inter_reanalysis(ctx, 100)
     assert set(frac) == set(INTER_CASES) and abs(sum(frac.values()) - 1) < 1e-9
     assert frac["b1"] > 0.9  # the straight policy reaches every goal on the detour within 11 steps
+
+
+def test_samples_whose_start_already_reaches_the_goal_are_redrawn(monkeypatch):
+    """With skip_solved (the reference's sampling), segments solved before any step are redrawn."""
+    from goplan.reanalysis import reanalyse
+
+    still, _ = line_trajectory([(0.0, 0.0)] * 12)  # a trajectory that never moves: every segment trivial
+    moving, _ = line_trajectory(DETOUR)
+    obs = torch.cat([still, moving])
+    ens = ToyEnsemble()
+    ctx = make_context(make_planner(ToyPolicy("straight"), ens), ens, obs, obs[:, 1:] - obs[:, :-1])
+    ctx.skip_solved = True
+
+    def trivial_rows(redraws):
+        monkeypatch.setattr(reanalyse, "MAX_REDRAWS", redraws)
+        torch.manual_seed(0)
+        trans, case = reanalyse._intra_chunk(ctx, 200)
+        assert case.numel() == 200
+        # stored transitions that start on the still point with that same point as goal
+        return int((torch.all(trans["states"] == 0, dim=-1) & torch.all(trans["goals"] == 0, dim=-1)).sum())
+
+    assert trivial_rows(0) > 60  # about half the draws fall on the still trajectory
+    assert trivial_rows(10) <= 2  # 0.5^10 of them survive ten redraws

@@ -29,7 +29,7 @@ def _cmd_collect(args) -> None:
     from goplan.data.collect import collect
 
     ds = collect(args.task, args.episodes, args.seed, noise_std=args.noise, progress=not args.quiet,
-                 detour_prob=args.detour)
+                 detour_prob=args.detour, naive_prob=args.naive)
     path = ds.save(args.out)
     card = ds.card
     print(f"wrote {path} ({card['episodes']} episodes, {card['transitions']} transitions, behaviour success "
@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--noise", type=float, default=0.2, help="std of the Gaussian action noise (default 0.2)")
     s.add_argument("--detour", type=float, default=0.0,
                    help="fraction of episodes that first visit a random waypoint (suboptimal, multi-modal data)")
+    s.add_argument("--naive", type=float, default=0.0,
+                   help="fraction of episodes driven by the task's naive policy (PointRooms: straight at the goal)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_cmd_collect)
 

@@ -53,7 +53,8 @@ class GOPlanAgent:
         self.dynamics_opt = torch.optim.Adam(self.dynamics.parameters(), lr=c.dynamics_lr)
         self.policy.eval()
         self.planner = Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
-                               PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim))
+                               PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
+                                               c.plan_cpu_max_rows if self.device.type == "cpu" else 0))
         self.buffer = TransitionBuffer(c.reanalysis_buffer_size, s_dim, a_dim, g_dim, self.device)
         self.data: DeviceTrajectories | None = None
         self.desired_goals: torch.Tensor | None = None
@@ -91,29 +92,34 @@ class GOPlanAgent:
             self.dynamics_opt.step()
             out["dynamics_loss"] = dyn_loss.detach()
 
-        # advantage-weighted CGAN on slightly jittered inputs
+        # every network sees the same slightly jittered inputs (as the reference does); V is evaluated
+        # once and serves both the advantage (before any update, as in the reference's order) and its loss
         js, js_next, jg = (x + c.input_noise * torch.randn_like(x) for x in (sn, sn_next, gn))
+        v = self.value(js, jg)
         with torch.no_grad():
-            w, adv = advantage_weight(r, self.value(js, jg), self.value(js_next, jg), c.gamma, c.beta, c.weight_clip)
+            w, adv = advantage_weight(r, v.detach(), self.value(js_next, jg), c.gamma, c.beta, c.weight_clip)
+            y = r + c.gamma * (1.0 - r) * self.value.target_value(js_next, jg)
+
+        # advantage-weighted CGAN: D on real and generated actions in one batch, then pi (fresh noise)
+        # against the updated D
         self.policy.train()
-        fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
-        d_loss = discriminator_loss(self.discriminator(js, a, jg), self.discriminator(js, fake.detach(), jg), w,
-                                    c.scale_fake_by_weight)
+        with torch.no_grad():
+            fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
+        d_both = self.discriminator(torch.cat([js, js]), torch.cat([a, fake]), torch.cat([jg, jg]))
+        d_real, d_fake_old = d_both.chunk(2)
+        d_loss = discriminator_loss(d_real, d_fake_old, w, c.scale_fake_by_weight)
         self.disc_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         self.disc_opt.step()
         fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
+        self.policy.eval()
         d_fake = self.discriminator(js, fake, jg)
         g_loss = generator_loss(d_fake)
         self.policy_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         self.policy_opt.step()
-        self.policy.eval()
 
-        # value function with its target network
-        with torch.no_grad():
-            y = r + c.gamma * (1.0 - r) * self.value.target_value(sn_next, gn)
-        v = self.value(sn, gn)
+        # value function (Eq. 6) with its target network
         v_loss = ((v - y) ** 2).mean()
         self.value_opt.zero_grad(set_to_none=True)
         v_loss.backward()
@@ -142,7 +148,7 @@ class GOPlanAgent:
     def reanalysis_context(self, generator: torch.Generator | None = None) -> ReanalysisContext:
         c = self.cfg
         return ReanalysisContext(self.planner, self.dynamics, self.state_norm, self.data, c.uncertainty_threshold,
-                                 c.reanalysis_transition, c.reanalysis_chunk, generator)
+                                 c.reanalysis_transition, c.reanalysis_chunk, generator, c.reanalysis_skip_solved)
 
     def reanalyse(self) -> dict[str, float]:
         """One round: J_intra intra- and J_inter inter-trajectory reanalyses into B_re."""
@@ -216,9 +222,8 @@ class GOPlanAgent:
     def act(self, obs, goal, deterministic: bool = True) -> np.ndarray:
         """Policy action(s) for state(s) and goal(s); deterministic uses z = 0 (as the reference)."""
         s, g, single = self._to_tensors(obs, goal)
-        z = torch.randn(s.shape[0], self.cfg.noise_dim, device=self.device)
-        if deterministic:
-            z = torch.zeros_like(z)
+        shape = (s.shape[0], self.cfg.noise_dim)
+        z = torch.zeros(shape, device=self.device) if deterministic else torch.randn(shape, device=self.device)
         a = self.policy(self.state_norm(s), self.goal_norm(g), z).cpu().numpy()
         return a[0] if single else a
 

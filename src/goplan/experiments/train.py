@@ -19,7 +19,7 @@ from goplan.agents.gcsl import GCSLAgent
 from goplan.agents.goplan import GOPlanAgent
 from goplan.config import GOPlanConfig, config_from_dict, make_config, save_config
 from goplan.data.dataset import TrajectoryDataset
-from goplan.errors import CheckpointError
+from goplan.errors import CheckpointError, ConfigError
 from goplan.evaluation import evaluate
 from goplan.experiments.logging import RunLogger, make_run_dir, plot_learning_curves
 from goplan.tasks.registry import get_task
@@ -47,10 +47,11 @@ def train(task: str, dataset: str | Path | TrajectoryDataset, seed: int = 0, out
     if resume is not None:
         return resume_run(resume, progress=progress, log=log)
     if algorithm not in ALGORITHMS:
-        raise CheckpointError(f"unknown algorithm '{algorithm}'; choose from {', '.join(ALGORITHMS)}")
+        raise ConfigError(f"unknown algorithm '{algorithm}'; choose from {', '.join(ALGORITHMS)}")
     spec = get_task(task)
     cfg = make_config(preset, overrides)
-    if isinstance(overrides, list) and not any(o.startswith("seed=") for o in overrides) or overrides is None:
+    keys = overrides.keys() if isinstance(overrides, dict) else [o.split("=", 1)[0] for o in overrides or []]
+    if "seed" not in keys:  # --seed applies unless a seed=... setting overrides it
         cfg.seed = seed
     data = dataset if isinstance(dataset, TrajectoryDataset) else TrajectoryDataset.load(dataset)
     data.check_task(spec, source=str(dataset) if not isinstance(dataset, TrajectoryDataset) else "dataset")

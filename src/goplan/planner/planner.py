@@ -24,6 +24,7 @@ class PlannerSettings:
     horizon: int  # K
     kappa: float
     noise_dim: int
+    max_rows: int = 0  # rollout rows (states * C * H) planned per batch; 0 = all at once
 
 
 class Planner:
@@ -66,7 +67,19 @@ class Planner:
 
     @torch.no_grad()
     def plan(self, s_norm: torch.Tensor, g_raw: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Planned actions (B, A) for normalised states (B, S) and raw goals (B, G)."""
+        """Planned actions (B, A) for normalised states (B, S) and raw goals (B, G).
+
+        With max_rows set (on CPU), states are planned in batches of at most max_rows rollout rows:
+        cache-sized batches run faster there than one huge batch (see docs/performance.md)."""
+        st = self.settings
+        per_state = st.candidates * st.copies
+        if st.max_rows and s_norm.shape[0] * per_state > st.max_rows:
+            step = max(1, st.max_rows // per_state)
+            return torch.cat([self._plan(s_norm[i : i + step], g_raw[i : i + step], generator)
+                              for i in range(0, s_norm.shape[0], step)])
+        return self._plan(s_norm, g_raw, generator)
+
+    def _plan(self, s_norm: torch.Tensor, g_raw: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         first, returns = self.candidate_returns(s_norm, g_raw, generator)
         # exp(kappa R_c) / sum exp(kappa R_c), computed with the max subtracted (softmax)
         weights = torch.softmax(self.settings.kappa * returns, dim=1)

@@ -20,6 +20,7 @@ from goplan.planner import Planner
 from goplan.reanalysis.rollout import REACHED, TIMEOUT, UNCERTAIN, Rollout, imagine
 
 INTRA_CASES = ("a1", "a2", "a3")
+MAX_REDRAWS = 10  # redraws of samples whose start already achieves the goal
 INTER_CASES = ("b1", "b2", "b3")
 
 
@@ -50,6 +51,7 @@ class ReanalysisContext:
     transition: str
     chunk: int
     generator: torch.Generator | None = None
+    skip_solved: bool = False  # redraw samples whose start already achieves the goal (the reference does)
 
 
 Transitions = dict[str, torch.Tensor]  # states, actions, next_states, goals: (n, dim) raw space
@@ -95,14 +97,36 @@ def intra_reanalysis(ctx: ReanalysisContext, n: int) -> tuple[Transitions, dict[
 
 
 def _intra_chunk(ctx: ReanalysisContext, n: int) -> tuple[Transitions, torch.Tensor]:
-    """Sample n segments (trajectory, start t, length k uniform in 1 .. T - t) and reanalyse them."""
+    """Sample n segments (trajectory, start t, length k uniform in 1 .. T - t) and reanalyse them;
+    with skip_solved, segments whose start already achieves the end's goal are redrawn."""
     d, gen = ctx.data, ctx.generator
     dev = d.observations.device
     e, t_len = d.num_episodes, d.horizon
-    ep = torch.randint(e, (n,), device=dev, generator=gen)
-    t = torch.randint(t_len, (n,), device=dev, generator=gen)
-    k = 1 + torch.minimum((torch.rand(n, device=dev, generator=gen) * (t_len - t)).long(), t_len - 1 - t)
+
+    def draw(m: int) -> tuple[torch.Tensor, ...]:
+        ep = torch.randint(e, (m,), device=dev, generator=gen)
+        t = torch.randint(t_len, (m,), device=dev, generator=gen)
+        k = 1 + torch.minimum((torch.rand(m, device=dev, generator=gen) * (t_len - t)).long(), t_len - 1 - t)
+        return ep, t, k
+
+    def trivial(ep, t, k):
+        return ctx.planner.task.reward(d.achieved_goals[ep, t], d.achieved_goals[ep, t + k]) > 0
+
+    ep, t, k = _redraw_trivial(draw, trivial, n) if ctx.skip_solved else draw(n)
     return intra_segments(ctx, ep, t, k)
+
+
+def _redraw_trivial(draw, trivial, n: int) -> tuple[torch.Tensor, ...]:
+    """Draw n samples, redrawing (all rows at once, at most MAX_REDRAWS times) those whose start
+    already achieves the goal; rows still trivial after that are kept."""
+    sample = draw(n)
+    for _ in range(MAX_REDRAWS):
+        bad = trivial(*sample)
+        if not bool(bad.any()):
+            break
+        fresh = draw(n)
+        sample = tuple(torch.where(bad, f, s) for s, f in zip(sample, fresh))
+    return sample
 
 
 def intra_segments(ctx: ReanalysisContext, ep: torch.Tensor, t: torch.Tensor, k: torch.Tensor) -> tuple[Transitions, torch.Tensor]:
@@ -145,15 +169,23 @@ def inter_reanalysis(ctx: ReanalysisContext, n: int) -> tuple[Transitions, dict[
 
 
 def _inter_chunk(ctx: ReanalysisContext, n: int) -> tuple[Transitions, torch.Tensor]:
-    """Sample n (start state, goal state from a different trajectory) pairs and reanalyse them."""
+    """Sample n (start state, goal state from a different trajectory) pairs and reanalyse them; with
+    skip_solved, pairs whose start already achieves the goal are redrawn."""
     d, gen = ctx.data, ctx.generator
     dev = d.observations.device
     e, t_len = d.num_episodes, d.horizon
-    ep1 = torch.randint(e, (n,), device=dev, generator=gen)
-    ep2 = (ep1 + torch.randint(1, e, (n,), device=dev, generator=gen)) % e  # a different trajectory
-    t1 = torch.randint(t_len + 1, (n,), device=dev, generator=gen)
-    t2 = torch.randint(t_len + 1, (n,), device=dev, generator=gen)
-    return inter_pairs(ctx, ep1, t1, ep2, t2)
+
+    def draw(m: int) -> tuple[torch.Tensor, ...]:
+        ep1 = torch.randint(e, (m,), device=dev, generator=gen)
+        ep2 = (ep1 + torch.randint(1, e, (m,), device=dev, generator=gen)) % e  # a different trajectory
+        t1 = torch.randint(t_len + 1, (m,), device=dev, generator=gen)
+        t2 = torch.randint(t_len + 1, (m,), device=dev, generator=gen)
+        return ep1, t1, ep2, t2
+
+    def trivial(ep1, t1, ep2, t2):
+        return ctx.planner.task.reward(d.achieved_goals[ep1, t1], d.achieved_goals[ep2, t2]) > 0
+
+    return inter_pairs(ctx, *(_redraw_trivial(draw, trivial, n) if ctx.skip_solved else draw(n)))
 
 
 def inter_pairs(ctx: ReanalysisContext, ep1: torch.Tensor, t1: torch.Tensor, ep2: torch.Tensor,

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
-from goplan.tasks.mujoco_common import GoalCore, GoalTaskEnv, MujocoVecGoalEnv, cached_model, cached_model_names
+from goplan.tasks.mujoco_common import GoalTaskEnv, MujocoVecGoalEnv, RoboticsCore, init_shared_simulation
 from goplan.tasks.mujoco_common import register_gym_env
 from goplan.tasks.registry import TaskSpec, register_task
 
@@ -39,6 +38,7 @@ OBJECT_SLICE = (3, 4, 5)
 # initial gripper position after the env's setup, per model
 GRIP0_REACH = (1.34183525, 0.74910104, 0.53472381)
 GRIP0_PUSH = (1.3455407, 0.74902433, 0.41361656)
+GRIP0_PUSH_OOD = (1.35162794, 0.74902808, 0.41355544)  # the enlarged Push table touches the arm while it settles
 GRIP0_PICK = (1.34193525, 0.74910105, 0.53472382)
 GRIP0_SLIDE = (0.99272972, 0.74904077, 0.41266129)
 # height of the object's centre resting on the table
@@ -66,6 +66,7 @@ NOISE_LEVELS = (0.5, 1.0, 1.5)
 # ======================================================================================
 # behaviour-policy constants
 # ======================================================================================
+TINY = 1e-9  # guards divisions by a zero length
 MOCAP_STEP = 0.05  # metres per unit action per step (Gymnasium-Robotics scales actions by 0.05)
 POS_GAIN = 2.0 / MOCAP_STEP  # action = gain * position error (twice the error: the arm lags its mocap target)
 GRIPPER_OPEN = 1.0
@@ -87,11 +88,11 @@ PUSH_GAIN = 8.0  # gentler gain while pushing (the object lags the gripper)
 # pick
 PICK_ABOVE = 0.07  # approach height above the object
 PICK_XY_TOL = 0.008  # xy alignment before descending
+PICK_NEAR_XY = 0.016  # closer than this (xy), hover exactly at the approach height
 PICK_GRASP_TOL = 0.012  # gripper-object distance at which the gripper closes
 PICK_HOLD_TOL = 0.025  # object within this of the gripper counts as in hand
 PICK_WIDTH_HELD = 0.06  # finger opening (sum of both fingers) below which a held block is gripped
 PICK_WIDTH_MIN = 0.03  # below this the fingers closed on nothing
-PICK_DONE_TOL = 0.01
 # slide
 # a coasting puck travels about v^2 / (2 (A0 + A1 v)) before it stops (fitted to the v4 model)
 SLIDE_DECEL_A0 = 0.3  # m/s^2
@@ -100,7 +101,6 @@ SLIDE_APPROACH_SPEED = 0.1  # m/s: slowest speed command while closing in on the
 SLIDE_SPEED_STEP = 0.12  # m/s: speed-command increment per step while pushing
 DT = 0.04  # control period (20 substeps of 2 ms)
 SLIDE_BEHIND = 0.06  # waiting point behind the puck's centre
-SLIDE_CONTACT = 0.035  # gripper-to-puck-centre distance while pushing
 SLIDE_SAFE_HEIGHT = 0.05
 SLIDE_MOVING = 0.05  # m/s: the puck counts as moving above this speed
 SLIDE_DONE_TOL = 0.015  # the puck is home within this
@@ -207,7 +207,6 @@ def _fetch_env_class(base: str):
     from gymnasium_robotics.envs.fetch.push import MujocoFetchPushEnv
     from gymnasium_robotics.envs.fetch.reach import MujocoFetchReachEnv
     from gymnasium_robotics.envs.fetch.slide import MujocoFetchSlideEnv
-    from gymnasium_robotics.utils import mujoco_utils
 
     parent = {"reach": MujocoFetchReachEnv, "push": MujocoFetchPushEnv, "pick": MujocoFetchPickAndPlaceEnv,
               "slide": MujocoFetchSlideEnv}[base]
@@ -231,13 +230,7 @@ def _fetch_env_class(base: str):
                             model.geom_size[g, :2] = table_half
                 return model
 
-            self.model = cached_model((self.fullpath, table_half), build)
-            self.data = mujoco.MjData(self.model)
-            self._model_names = cached_model_names(self.model, lambda: mujoco_utils.MujocoModelNames(self.model))
-            self._env_setup(initial_qpos=self.initial_qpos)
-            self.initial_time = self.data.time
-            self.initial_qpos = np.copy(self.data.qpos)
-            self.initial_qvel = np.copy(self.data.qvel)
+            init_shared_simulation(self, (self.fullpath, table_half), build)
 
         def _reset_sim(self):
             mujoco.mj_resetData(self.model, self.data)
@@ -257,33 +250,6 @@ def _fetch_env_class(base: str):
 
     GoplanFetchEnv.__name__ = f"GoplanFetch{base.capitalize()}Env"
     return GoplanFetchEnv
-
-
-class RoboticsCore(GoalCore):
-    """A GoalCore over a Gymnasium-Robotics (MuJoCo bindings) goal env, stepped without its reward."""
-
-    def __init__(self, env, obs_dim: int, goal_dim: int, act_dim: int):
-        self.env = env
-        self.obs_dim, self.goal_dim, self.act_dim = obs_dim, goal_dim, act_dim
-
-    @staticmethod
-    def _triple(obs: dict[str, np.ndarray]):
-        return obs["observation"], obs["achieved_goal"], obs["desired_goal"]
-
-    def reset(self, rng: np.random.Generator):
-        self.env.np_random = rng  # every draw of the env comes from the wrapper's generator
-        obs, _ = self.env.reset()
-        return self._triple(obs)
-
-    def step(self, action: np.ndarray):
-        env = self.env
-        env._set_action(action)
-        env._mujoco_step(action)
-        env._step_callback()
-        return self._triple(env._get_obs())
-
-    def close(self) -> None:
-        self.env.close()
 
 
 def make_fetch_core(layout: FetchLayout) -> RoboticsCore:
@@ -314,7 +280,7 @@ def reach_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = N
 
 def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     norm = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.maximum(norm, 1e-9), norm[..., 0]
+    return v / np.maximum(norm, TINY), norm[..., 0]
 
 
 def push_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = None) -> np.ndarray:
@@ -380,7 +346,7 @@ def pick_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = No
     # approach: above the object, fingers open
     target[:, :2] = obj[:, :2]
     target[:, 2] = np.maximum(obj[:, 2] + PICK_ABOVE, grip[:, 2])
-    target[:, 2] = np.where(xy_err < 2 * PICK_XY_TOL, obj[:, 2] + PICK_ABOVE, target[:, 2])
+    target[:, 2] = np.where(xy_err < PICK_NEAR_XY, obj[:, 2] + PICK_ABOVE, target[:, 2])
     # aligned: descend onto the object
     target[aligned] = obj[aligned]
     # close around it
@@ -464,7 +430,8 @@ def _layouts() -> dict[str, FetchLayout]:
     for level in NOISE_LEVELS:
         out[f"FetchReachNoise-{level}"] = reach
     sides = ("Right", "Left")
-    push_ood = replace(push, obj_range=OOD_RANGE, goal_range=OOD_RANGE, table_half=PUSH_OOD_TABLE_HALF)
+    push_ood = replace(push, grip0=GRIP0_PUSH_OOD, obj_range=OOD_RANGE, goal_range=OOD_RANGE,
+                       table_half=PUSH_OOD_TABLE_HALF)
     pick_ood = replace(pick, obj_range=OOD_RANGE, goal_range=OOD_RANGE)
     for start in sides:
         for end in sides:
@@ -549,4 +516,4 @@ def _register(task: str, layout: FetchLayout) -> TaskSpec:
 FETCH_TASKS: dict[str, TaskSpec] = {task: _register(task, layout) for task, layout in LAYOUTS.items()}
 
 __all__ = ["FETCH_TASKS", "LAYOUTS", "FetchLayout", "sample_goals", "sample_object_xy", "reach_policy",
-           "push_policy", "pick_policy", "slide_policy", "make_gym_env", "RoboticsCore"]
+           "push_policy", "pick_policy", "slide_policy", "coast_speed", "make_gym_env"]

@@ -203,6 +203,49 @@ class MujocoVecGoalEnv:
             env.close()
 
 
+class RoboticsCore(GoalCore):
+    """A GoalCore over a Gymnasium-Robotics (MuJoCo bindings) goal env, stepped without its reward."""
+
+    def __init__(self, env, obs_dim: int, goal_dim: int, act_dim: int):
+        self.env = env
+        self.obs_dim, self.goal_dim, self.act_dim = obs_dim, goal_dim, act_dim
+
+    @staticmethod
+    def _triple(obs: dict[str, np.ndarray]):
+        return obs["observation"], obs["achieved_goal"], obs["desired_goal"]
+
+    def reset(self, rng: np.random.Generator):
+        self.env.np_random = rng  # every draw of the env comes from the wrapper's generator
+        obs, _ = self.env.reset()
+        return self._triple(obs)
+
+    def step(self, action: np.ndarray):
+        env = self.env
+        env._set_action(action)
+        env._mujoco_step(action)
+        env._step_callback()
+        return self._triple(env._get_obs())
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def init_shared_simulation(env, key: Hashable, build: Callable[[], Any]) -> None:
+    """Body of MujocoRobotEnv._initialize_simulation for a Gymnasium-Robotics env, on a cached MjModel.
+
+    Call it from an override of `_initialize_simulation`; `build()` loads (and patches) the model."""
+    import mujoco
+    from gymnasium_robotics.utils import mujoco_utils
+
+    env.model = cached_model(key, build)
+    env.data = mujoco.MjData(env.model)
+    env._model_names = cached_model_names(env.model, lambda: mujoco_utils.MujocoModelNames(env.model))
+    env._env_setup(initial_qpos=env.initial_qpos)
+    env.initial_time = env.data.time
+    env.initial_qpos = np.copy(env.data.qpos)
+    env.initial_qvel = np.copy(env.data.qvel)
+
+
 def register_gym_env(gym_id: str, entry_point: str, kwargs: dict[str, Any], max_steps: int) -> None:
     """Register a Gymnasium id once (re-importing a module must not re-register)."""
     if gym_id not in gymnasium.registry:
@@ -210,6 +253,6 @@ def register_gym_env(gym_id: str, entry_point: str, kwargs: dict[str, Any], max_
 
 
 __all__ = [
-    "GoalCore", "GoalTaskEnv", "MujocoVecGoalEnv", "cached_model", "cached_model_names", "sparse_success",
+    "GoalCore", "GoalTaskEnv", "MujocoVecGoalEnv", "RoboticsCore", "init_shared_simulation", "cached_model", "cached_model_names", "sparse_success",
     "register_gym_env", "OBS_KEYS",
 ]
