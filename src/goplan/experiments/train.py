@@ -101,12 +101,11 @@ def _run(agent, data: TrajectoryDataset, run_dir: Path, progress: bool, log) -> 
 
             def on_log(phase: str, step: int, metrics: dict[str, float]) -> None:
                 logger.log(phase, step, metrics)
-                if phase == "pretrain":
-                    if step % cfg.checkpoint_every == 0 or step == cfg.pretrain_updates:
-                        agent.save(run_dir / CHECKPOINT, with_buffer=True)
+                if phase == "pretrain" and (step % cfg.checkpoint_every == 0 or step == cfg.pretrain_updates):
+                    agent.save(run_dir / CHECKPOINT, with_buffer=True)
+                    ev = _eval(agent, cfg, "policy", cfg.eval_episodes)  # the learning curve of pretraining
+                    logger.log("eval_pretrain", step, ev)
                     if step == cfg.pretrain_updates:
-                        ev = _eval(agent, cfg, "policy", cfg.eval_episodes)
-                        logger.log("eval_pretrain", step, ev)
                         logger.log("eval_round", 0, ev)
                         result["pretrained_return"] = ev["return_mean"]
                         log(f"pretrained ACGAN policy: average return {ev['return_mean']:.2f}")
