@@ -19,9 +19,11 @@ EXIT_USAGE = 2
 def _cmd_tasks(args) -> None:
     from goplan.tasks.registry import get_task, task_names
 
-    for name in task_names():
+    names = task_names()
+    width = max(map(len, names))
+    for name in names:
         t = get_task(name)
-        print(f"{name:12s} state={t.obs_dim:<3d} goal={t.goal_dim:<3d} action={t.act_dim:<3d} eps={t.eps:<5g} "
+        print(f"{name:{width}s} state={t.obs_dim:<3d} goal={t.goal_dim:<3d} action={t.act_dim:<3d} eps={t.eps:<5g} "
               f"steps={t.max_steps}  {t.description}")
 
 
@@ -127,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     except GOPlanError as exc:
         print(f"goplan {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"goplan {args.command}: interrupted; finished work is saved", file=sys.stderr)
         return 130
