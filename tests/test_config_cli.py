@@ -93,6 +93,8 @@ def test_cli_collect_train_eval(tmp_path, capsys):
     assert list((run / "tensorboard").iterdir())
     assert {"pretrained_return", "goplan_return", "goplan2_return"} <= set(last)
     assert json.loads((run / "config.json").read_text())["pretrain_updates"] == 60
+    bad = run_cli("eval", str(run), "--episodes", "0")
+    assert bad.returncode == 2 and "episodes must be a positive integer" in bad.stderr
     for mode in ("policy", "plan"):
         assert main(["eval", str(run), "--mode", mode, "--episodes", "4"]) == 0
         out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

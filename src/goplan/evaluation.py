@@ -4,16 +4,22 @@ Return (SPEC section 1) = number of steps of a 50-step episode with reward 1, av
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+from goplan.errors import ConfigError
 
 MODES = ("policy", "plan")
 
 
 def evaluate(agent, episodes: int = 100, mode: str = "policy", seed: int = 0) -> dict[str, float]:
     if mode not in MODES:
-        raise ValueError(f"unknown evaluation mode '{mode}'; choose from {', '.join(MODES)}")
+        raise ConfigError(f"unknown evaluation mode '{mode}'; choose from {', '.join(MODES)}")
     if mode == "plan" and not hasattr(agent, "plan"):
-        raise ValueError(f"{type(agent).__name__} cannot plan")
+        raise ConfigError(f"a {agent.algorithm.upper()} agent has no planner; use --mode policy")
+    if isinstance(episodes, bool) or not isinstance(episodes, numbers.Integral) or episodes <= 0:
+        raise ConfigError(f"episodes must be a positive integer, got {episodes!r}")
     task = agent.task
     env = task.make_vec_env(episodes, seed=seed)
     obs = env.reset(seed=seed)

@@ -94,7 +94,8 @@ def plot_learning_curves(run_dir: str | os.PathLike) -> list[Path]:
         if x:
             axes[1].plot(x, y, marker="o", label=label)
     axes[1].set(xlabel="finetuning round (0 = pretrained)", ylabel="average return", title="reanalysis + finetuning")
-    axes[1].legend()
+    if axes[1].get_lines():
+        axes[1].legend()
     fig.tight_layout()
     path = run_dir / "learning_curve.png"
     fig.savefig(path, dpi=110)
@@ -107,7 +108,8 @@ def plot_learning_curves(run_dir: str | os.PathLike) -> list[Path]:
         if x:
             ax.plot(x, y, marker="o", label=case)
     ax.set(xlabel="round", ylabel="fraction of trajectories", title="reanalysis cases", ylim=(-0.02, 1.02))
-    ax.legend(ncol=3, fontsize=8)
+    if ax.get_lines():
+        ax.legend(ncol=3, fontsize=8)
     fig.tight_layout()
     path = run_dir / "reanalysis_cases.png"
     fig.savefig(path, dpi=110)
