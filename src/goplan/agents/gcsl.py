@@ -45,9 +45,8 @@ class GCSLAgent:
 
     def set_dataset(self, dataset: TrajectoryDataset) -> None:
         dataset.check_task(self.task)
-        to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
-        self.tensors = (to(dataset.observations), to(dataset.achieved_goals), to(dataset.desired_goals),
-                        to(dataset.actions))
+        t = dataset.tensors(self.device)
+        self.tensors = (t["observations"], t["achieved_goals"], t["desired_goals"], t["actions"])
         self.state_norm.fit(self.tensors[0])
         self.goal_norm.fit(self.tensors[1])
 

@@ -64,9 +64,9 @@ class GOPlanAgent:
     def set_dataset(self, dataset: TrajectoryDataset, fit_normalizers: bool = True) -> None:
         """Move the offline dataset to the device and standardise states and goals with its statistics."""
         dataset.check_task(self.task)
-        to = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.device)  # noqa: E731
-        self.data = DeviceTrajectories(to(dataset.observations), to(dataset.achieved_goals), to(dataset.actions))
-        self.desired_goals = to(dataset.desired_goals)
+        t = dataset.tensors(self.device)
+        self.data = DeviceTrajectories(t["observations"], t["achieved_goals"], t["actions"])
+        self.desired_goals = t["desired_goals"]
         if fit_normalizers:
             self.state_norm.fit(self.data.observations)
             self.goal_norm.fit(self.data.achieved_goals)

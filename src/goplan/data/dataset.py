@@ -94,6 +94,12 @@ class TrajectoryDataset:
             h.update(np.ascontiguousarray(getattr(self, key)).tobytes())
         return h.hexdigest()
 
+    def tensors(self, device) -> dict:
+        """The four arrays as float32 torch tensors on a device, keyed as ARRAY_KEYS."""
+        import torch
+
+        return {k: torch.as_tensor(getattr(self, k), dtype=torch.float32, device=device) for k in ARRAY_KEYS}
+
     def subset(self, episodes: np.ndarray | slice) -> "TrajectoryDataset":
         return TrajectoryDataset(*(getattr(self, k)[episodes] for k in ARRAY_KEYS), card=dict(self.card))
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 import torch
 
 
+def uniform_future(t: torch.Tensor, horizon: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Offsets k uniform in 1 .. horizon - t for each start index t (so t + k is a later state index)."""
+    offset = (torch.rand(t.shape, device=t.device, generator=generator) * (horizon - t)).long()
+    return 1 + torch.minimum(offset, horizon - 1 - t)
+
+
 def sample_relabelled(observations: torch.Tensor, achieved_goals: torch.Tensor, desired_goals: torch.Tensor,
                       actions: torch.Tensor, batch: int, her_prob: float,
                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
@@ -13,8 +19,7 @@ def sample_relabelled(observations: torch.Tensor, achieved_goals: torch.Tensor, 
     e, t_len = actions.shape[:2]
     ep = torch.randint(e, (batch,), device=dev, generator=generator)
     t = torch.randint(t_len, (batch,), device=dev, generator=generator)
-    offset = (torch.rand(batch, device=dev, generator=generator) * (t_len - t)).long()
-    future = t + 1 + torch.minimum(offset, t_len - 1 - t)
+    future = t + uniform_future(t, t_len, generator)
     her = torch.rand(batch, device=dev, generator=generator) < her_prob
     g = torch.where(her.unsqueeze(1), achieved_goals[ep, future], desired_goals[ep, t])
     return observations[ep, t], actions[ep, t], observations[ep, t + 1], g

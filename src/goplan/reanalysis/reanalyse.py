@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from goplan.data.relabel import uniform_future
 from goplan.models import DynamicsEnsemble, Normalizer
 from goplan.planner import Planner
 from goplan.reanalysis.rollout import REACHED, TIMEOUT, UNCERTAIN, Rollout, imagine
@@ -106,21 +107,19 @@ def _intra_chunk(ctx: ReanalysisContext, n: int) -> tuple[Transitions, torch.Ten
     def draw(m: int) -> tuple[torch.Tensor, ...]:
         ep = torch.randint(e, (m,), device=dev, generator=gen)
         t = torch.randint(t_len, (m,), device=dev, generator=gen)
-        k = 1 + torch.minimum((torch.rand(m, device=dev, generator=gen) * (t_len - t)).long(), t_len - 1 - t)
-        return ep, t, k
+        return ep, t, uniform_future(t, t_len, gen)
 
     def trivial(ep, t, k):
         return ctx.planner.task.reward(d.achieved_goals[ep, t], d.achieved_goals[ep, t + k]) > 0
 
-    ep, t, k = _redraw_trivial(draw, trivial, n) if ctx.skip_solved else draw(n)
-    return intra_segments(ctx, ep, t, k)
+    return intra_segments(ctx, *_draw(draw, trivial, n, ctx.skip_solved))
 
 
-def _redraw_trivial(draw, trivial, n: int) -> tuple[torch.Tensor, ...]:
-    """Draw n samples, redrawing (all rows at once, at most MAX_REDRAWS times) those whose start
-    already achieves the goal; rows still trivial after that are kept."""
+def _draw(draw, trivial, n: int, skip_solved: bool) -> tuple[torch.Tensor, ...]:
+    """Draw n samples; with skip_solved, redraw (all rows at once, at most MAX_REDRAWS times) those
+    whose start already achieves the goal; rows still trivial after that are kept."""
     sample = draw(n)
-    for _ in range(MAX_REDRAWS):
+    for _ in range(MAX_REDRAWS if skip_solved else 0):
         bad = trivial(*sample)
         if not bool(bad.any()):
             break
@@ -185,7 +184,7 @@ def _inter_chunk(ctx: ReanalysisContext, n: int) -> tuple[Transitions, torch.Ten
     def trivial(ep1, t1, ep2, t2):
         return ctx.planner.task.reward(d.achieved_goals[ep1, t1], d.achieved_goals[ep2, t2]) > 0
 
-    return inter_pairs(ctx, *(_redraw_trivial(draw, trivial, n) if ctx.skip_solved else draw(n)))
+    return inter_pairs(ctx, *_draw(draw, trivial, n, ctx.skip_solved))
 
 
 def inter_pairs(ctx: ReanalysisContext, ep1: torch.Tensor, t1: torch.Tensor, ep2: torch.Tensor,

@@ -21,8 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from goplan.tasks.mujoco_common import GoalTaskEnv, MujocoVecGoalEnv, RoboticsCore, init_shared_simulation
-from goplan.tasks.mujoco_common import register_gym_env
-from goplan.tasks.registry import TaskSpec, register_task
+from goplan.tasks.registry import TaskSpec, register_gym_env, register_task
 
 # ======================================================================================
 # constants of the Gymnasium-Robotics Fetch environments (v4; checked against the envs in the tests)

@@ -20,8 +20,7 @@ import os
 import numpy as np
 
 from goplan.tasks.mujoco_common import GoalTaskEnv, MujocoVecGoalEnv, RoboticsCore, init_shared_simulation
-from goplan.tasks.mujoco_common import register_gym_env
-from goplan.tasks.registry import TaskSpec, register_task
+from goplan.tasks.registry import TaskSpec, register_gym_env, register_task
 
 TASK = "HandReach"
 GYM_ID = "goplan/HandReach-v0"

@@ -246,13 +246,7 @@ def init_shared_simulation(env, key: Hashable, build: Callable[[], Any]) -> None
     env.initial_qvel = np.copy(env.data.qvel)
 
 
-def register_gym_env(gym_id: str, entry_point: str, kwargs: dict[str, Any], max_steps: int) -> None:
-    """Register a Gymnasium id once (re-importing a module must not re-register)."""
-    if gym_id not in gymnasium.registry:
-        gymnasium.register(id=gym_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=max_steps)
-
-
 __all__ = [
     "GoalCore", "GoalTaskEnv", "MujocoVecGoalEnv", "RoboticsCore", "init_shared_simulation", "cached_model", "cached_model_names", "sparse_success",
-    "register_gym_env", "OBS_KEYS",
+    "OBS_KEYS",
 ]

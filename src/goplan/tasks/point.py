@@ -17,7 +17,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from goplan.tasks.registry import TaskSpec, register_task
+from goplan.tasks.registry import TaskSpec, register_gym_env, register_task
 
 # ---- geometry ----
 ARENA_HALF = 5.0
@@ -287,10 +287,7 @@ def _vec_factory(rooms: bool):
 
 
 def _register(name: str, gym_id: str, rooms: bool, policy, policy_name: str, description: str) -> TaskSpec:
-    if gym_id not in gymnasium.registry:
-        gymnasium.register(
-            id=gym_id, entry_point=f"{__name__}:PointGoalEnv", kwargs={"rooms": rooms}, max_episode_steps=MAX_STEPS
-        )
+    register_gym_env(gym_id, f"{__name__}:PointGoalEnv", {"rooms": rooms}, MAX_STEPS)
     return register_task(
         TaskSpec(
             name=name,

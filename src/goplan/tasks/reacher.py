@@ -18,8 +18,8 @@ import functools
 
 import numpy as np
 
-from goplan.tasks.mujoco_common import GoalCore, GoalTaskEnv, MujocoVecGoalEnv, register_gym_env
-from goplan.tasks.registry import TaskSpec, register_task
+from goplan.tasks.mujoco_common import GoalCore, GoalTaskEnv, MujocoVecGoalEnv
+from goplan.tasks.registry import TaskSpec, register_gym_env, register_task
 
 TASK = "Reacher"
 GYM_ID = "goplan/Reacher-v0"

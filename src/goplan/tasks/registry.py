@@ -107,6 +107,14 @@ def _ensure_builtin() -> None:
             pass
 
 
+def register_gym_env(gym_id: str, entry_point: str, kwargs: dict[str, Any], max_steps: int) -> None:
+    """Register a Gymnasium id once (re-importing a module must not re-register)."""
+    import gymnasium
+
+    if gym_id not in gymnasium.registry:
+        gymnasium.register(id=gym_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=max_steps)
+
+
 def check_shapes(spec: TaskSpec, obs_dim: int, goal_dim: int, act_dim: int, what: str = "data") -> None:
     want = (spec.obs_dim, spec.goal_dim, spec.act_dim)
     got = (obs_dim, goal_dim, act_dim)
@@ -116,4 +124,5 @@ def check_shapes(spec: TaskSpec, obs_dim: int, goal_dim: int, act_dim: int, what
         )
 
 
-__all__: Sequence[str] = ["TaskSpec", "VecGoalEnv", "register_task", "get_task", "task_names", "check_shapes"]
+__all__: Sequence[str] = ["TaskSpec", "VecGoalEnv", "register_task", "register_gym_env", "get_task", "task_names",
+                          "check_shapes"]

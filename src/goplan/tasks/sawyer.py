@@ -25,8 +25,8 @@ import functools
 
 import numpy as np
 
-from goplan.tasks.mujoco_common import GoalCore, GoalTaskEnv, MujocoVecGoalEnv, register_gym_env
-from goplan.tasks.registry import TaskSpec, register_task
+from goplan.tasks.mujoco_common import GoalCore, GoalTaskEnv, MujocoVecGoalEnv
+from goplan.tasks.registry import TaskSpec, register_gym_env, register_task
 
 MAX_STEPS = 50
 EPS = 0.05
