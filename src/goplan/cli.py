@@ -129,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     except GOPlanError as exc:
         print(f"goplan {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a full disk or a vanished folder while writing run files
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"goplan {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0

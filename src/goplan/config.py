@@ -5,11 +5,16 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import numbers
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from goplan.errors import ConfigError
+
+
+_FIELD_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 @dataclass
@@ -23,6 +28,8 @@ class GOPlanConfig:
     disc_clip: float = 1e-4  # discriminator output clipped to [disc_clip, 1 - disc_clip]
     input_noise: float = 1e-4  # std of the Gaussian jitter added to normalised inputs of the GAN update
     scale_fake_by_weight: bool = True  # scale the fake term of the discriminator loss by mean(w) (reference)
+    # a discriminator whose outputs over a batch vary less than this is reported as collapsed in the logs
+    disc_collapse_std: float = 1e-3
     # ---- networks ----
     hidden_dim: int = 512  # width of policy, discriminator and value MLPs
     num_layers: int = 3  # linear layers per MLP (2 hidden layers)
@@ -68,6 +75,19 @@ class GOPlanConfig:
     preset: str = "paper"
 
     def validate(self) -> "GOPlanConfig":
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = _FIELD_TYPES.get(str(f.type), object)
+            if kind is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+                value = float(value)
+                setattr(self, f.name, value)
+            elif kind is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                value = int(value)
+                setattr(self, f.name, value)
+            elif not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                raise ConfigError(f"{f.name} must be of type {kind.__name__}, got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, got {value}")
         positive_int = [
             "noise_dim", "hidden_dim", "num_layers", "dynamics_hidden_dim", "num_dynamics", "batch_size",
             "target_update_every", "plan_horizon", "plan_candidates", "plan_copies", "eval_episodes",
@@ -91,12 +111,13 @@ class GOPlanConfig:
             raise ConfigError(f"her_prob must be in [0, 1], got {self.her_prob}")
         if self.uncertainty_threshold < 0:
             raise ConfigError(f"uncertainty_threshold must be >= 0, got {self.uncertainty_threshold}")
-        if self.beta < 0 or self.kappa < 0 or self.input_noise < 0:
-            raise ConfigError("beta, kappa and input_noise must be >= 0")
+        for name in ["beta", "kappa", "input_noise", "disc_collapse_std"]:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.disc_clip < 0.5:
             raise ConfigError(f"disc_clip must be in [0, 0.5), got {self.disc_clip}")
         if self.reanalysis_transition not in ("mean", "random"):
-            raise ConfigError(f"reanalysis_transition must be 'mean' or 'random', got '{self.reanalysis_transition}'")
+            raise ConfigError(f"reanalysis_transition must be 'mean' or 'random', got {self.reanalysis_transition!r}")
         if self.num_layers < 2:
             raise ConfigError(f"num_layers must be >= 2, got {self.num_layers}")
         return self
@@ -165,7 +186,7 @@ def _coerce(name: str, type_: Any, raw: str) -> Any:
             raise ValueError(raw)
         if type_ is int or type_ == "int":
             value = float(raw)
-            if value != int(value):
+            if not math.isfinite(value) or value != int(value):
                 raise ValueError(raw)
             return int(value)
         if type_ is float or type_ == "float":
@@ -175,7 +196,7 @@ def _coerce(name: str, type_: Any, raw: str) -> Any:
             return value
         if origin is None and (type_ is str or type_ == "str"):
             return raw
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError(f"setting {name}={raw!r} is not a valid {getattr(type_, '__name__', type_)}") from None
     return raw
 
@@ -185,7 +206,7 @@ def make_config(preset: str = "paper", overrides: dict[str, Any] | list[str] | N
     if preset not in PRESETS:
         close = difflib.get_close_matches(preset, list(PRESETS), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; choose from {', '.join(PRESETS)}"
-        raise ConfigError(f"unknown preset '{preset}'{hint}")
+        raise ConfigError(f"unknown preset {preset!r}{hint}")
     values: dict[str, Any] = dict(PRESETS[preset], preset=preset)
     types = {f.name: f.type for f in fields(GOPlanConfig)}
     items: list[tuple[str, Any]] = []
@@ -194,19 +215,22 @@ def make_config(preset: str = "paper", overrides: dict[str, Any] | list[str] | N
     elif overrides:
         for item in overrides:
             if "=" not in item:
-                raise ConfigError(f"setting '{item}' must look like key=value")
+                raise ConfigError(f"setting {item!r} must look like key=value")
             key, raw = item.split("=", 1)
             items.append((key.strip(), raw))
     for key, value in items:
         if key not in types:
             close = difflib.get_close_matches(key, list(types), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"unknown setting '{key}'{hint}")
+            raise ConfigError(f"unknown setting {key!r}{hint}")
         values[key] = _coerce(key, types[key], value) if isinstance(value, str) else value
     return GOPlanConfig(**values).validate()
 
 
 def config_from_dict(data: dict[str, Any]) -> GOPlanConfig:
+    """A config saved by an earlier run (keys this version does not know are ignored)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a saved config must be a JSON object, got {type(data).__name__}")
     known = {f.name for f in fields(GOPlanConfig)}
     return GOPlanConfig(**{k: v for k, v in data.items() if k in known}).validate()
 

@@ -8,14 +8,14 @@ import numbers
 
 import numpy as np
 
-from goplan.errors import ConfigError
+from goplan.errors import ConfigError, NumericalError
 
 MODES = ("policy", "plan")
 
 
 def evaluate(agent, episodes: int = 100, mode: str = "policy", seed: int = 0) -> dict[str, float]:
     if mode not in MODES:
-        raise ConfigError(f"unknown evaluation mode '{mode}'; choose from {', '.join(MODES)}")
+        raise ConfigError(f"unknown evaluation mode {mode!r}; choose from {', '.join(MODES)}")
     if mode == "plan" and not hasattr(agent, "plan"):
         raise ConfigError(f"a {agent.algorithm.upper()} agent has no planner; use --mode policy")
     if isinstance(episodes, bool) or not isinstance(episodes, numbers.Integral) or episodes <= 0:
@@ -26,8 +26,10 @@ def evaluate(agent, episodes: int = 100, mode: str = "policy", seed: int = 0) ->
     returns = np.zeros(episodes)
     reward = np.zeros(episodes)
     step_fn = agent.act if mode == "policy" else agent.plan
-    for _ in range(task.max_steps):
+    for t in range(task.max_steps):
         actions = step_fn(obs["observation"], obs["desired_goal"])
+        if not np.isfinite(actions).all():
+            raise NumericalError(f"the {mode} action became NaN or infinite at evaluation step {t}")
         obs, reward = env.step(actions)
         returns += reward
     return {

@@ -18,6 +18,7 @@ from goplan.errors import CheckpointError
 
 META_KEY = "goplan"
 FORMAT_VERSION = 1
+REQUIRED_META = ("algorithm", "task", "config", "counters", "optimizers")
 
 
 def flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -60,9 +61,14 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], m
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"{path}: could not write checkpoint ({exc.strerror or exc})") from None
+    except (OSError, SafetensorError) as exc:  # a full disk, a file-size limit, a vanished directory
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise CheckpointError(f"{path}: could not write checkpoint ({reason}); the previous checkpoint is "
+                              "unchanged") from None
     return path
 
 
@@ -84,4 +90,12 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         meta = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: checkpoint metadata must be a JSON object")
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint metadata lacks {missing}")
+    for name, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: tensor '{name}' holds NaN or infinity")
     return tensors, meta

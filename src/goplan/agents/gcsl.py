@@ -14,11 +14,12 @@ import torch
 from torch import nn
 
 from goplan.agents.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
+from goplan.agents.guards import FiniteGuard
 from goplan.agents.goplan import resolve_device
 from goplan.config import GOPlanConfig, config_from_dict, make_config
 from goplan.data.dataset import TrajectoryDataset
 from goplan.data.relabel import sample_relabelled
-from goplan.errors import CheckpointError, NumericalError
+from goplan.errors import CheckpointError, GOPlanError
 from goplan.models import Normalizer, mlp
 from goplan.tasks.registry import TaskSpec, get_task
 
@@ -36,6 +37,7 @@ class GCSLAgent:
         self.policy = mlp(t.obs_dim + t.goal_dim, c.hidden_dim, t.act_dim, c.num_layers).to(self.device)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=c.lr)
         self.updates = 0
+        self.guard = FiniteGuard()  # NaN / infinity in the loss stops the run
         self.tensors: tuple[torch.Tensor, ...] | None = None
 
     @property
@@ -72,12 +74,12 @@ class GCSLAgent:
         for step in tqdm(range(self.updates + 1, self.total_updates + 1), desc="gcsl", disable=not progress,
                          leave=False):
             loss = self.update()
+            self.guard.watch({"gcsl_loss": loss}, step)
             if step % c.log_every == 0 or step == self.total_updates:
-                value = float(loss)
-                if not np.isfinite(value):
-                    raise NumericalError(f"gcsl_loss became {value} at step {step}")
+                self.guard.check("gcsl training")
+                self.guard.reset()
                 if on_log:
-                    on_log("gcsl", step, {"gcsl_loss": value})
+                    on_log("gcsl", step, {"gcsl_loss": float(loss)})
 
     @torch.no_grad()
     def act(self, obs, goal, deterministic: bool = True) -> np.ndarray:
@@ -100,12 +102,15 @@ class GCSLAgent:
         tensors, meta = load_checkpoint(path)
         if meta.get("algorithm") != cls.algorithm:
             raise CheckpointError(f"{path}: holds a '{meta.get('algorithm')}' agent, not '{cls.algorithm}'")
-        agent = cls(meta["task"], config_from_dict(meta["config"]), device=device)
+        try:
+            agent = cls(meta["task"], config_from_dict(meta["config"]), device=device)
+        except GOPlanError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
         try:
             for name, mod in (("policy", agent.policy), ("state_norm", agent.state_norm), ("goal_norm", agent.goal_norm)):
                 mod.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")})
             unflatten_optimizer("opt", agent.opt, tensors, meta["optimizers"]["opt"])
-        except (RuntimeError, KeyError, ValueError) as exc:
+            agent.updates = int(meta["counters"]["updates"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
             raise CheckpointError(f"{path}: checkpoint does not match this agent ({str(exc).splitlines()[0]})") from None
-        agent.updates = int(meta["counters"]["updates"])
         return agent

@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from goplan.agents.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
+from goplan.agents.guards import FiniteGuard, discriminator_collapsed, require_finite
 from goplan.config import GOPlanConfig, config_from_dict, make_config
 from goplan.data.dataset import TrajectoryDataset
 from goplan.data.relabel import sample_relabelled
-from goplan.errors import CheckpointError, NumericalError
+from goplan.errors import CheckpointError, ConfigError, GOPlanError
 from goplan.models import (
     Discriminator, DynamicsEnsemble, Generator, Normalizer, ValueFunction, advantage_weight, discriminator_loss,
     generator_loss,
@@ -29,7 +30,15 @@ from goplan.tasks.registry import TaskSpec, get_task
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"device {name!r} is not a torch device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} was requested but CUDA is not available here; use device=cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return device
 
 
 class GOPlanAgent:
@@ -59,6 +68,7 @@ class GOPlanAgent:
         self.data: DeviceTrajectories | None = None
         self.desired_goals: torch.Tensor | None = None
         self.counters = {"pretrain_updates": 0, "finetune_updates": 0, "rounds": 0, "value_updates": 0}
+        self.guard = FiniteGuard()  # NaN / infinity in any training quantity stops the run
 
     # ------------------------------------------------------------------ data
     def set_dataset(self, dataset: TrajectoryDataset, fit_normalizers: bool = True) -> None:
@@ -129,19 +139,22 @@ class GOPlanAgent:
             self.value.update_target(c.polyak)
 
         out.update(value_loss=v_loss.detach(), value=v.detach().mean(), disc_loss=d_loss.detach(),
-                   gen_loss=g_loss.detach(), disc_fake=d_fake.detach().mean(), weight=w.mean(),
-                   advantage=adv.mean(), reward=r.mean())
+                   gen_loss=g_loss.detach(), disc_real=d_real.detach().mean(), disc_fake=d_fake.detach().mean(),
+                   disc_std=d_both.detach().std(), weight=w.mean(), weight_max=w.max(), advantage=adv.mean(),
+                   reward=r.mean())
         return out
 
     def pretrain_step(self) -> dict[str, torch.Tensor]:
         metrics = self.update(*self.sample_offline(self.cfg.batch_size), train_dynamics=True)
         self.counters["pretrain_updates"] += 1
+        self.guard.watch(metrics, self.counters["pretrain_updates"])
         return metrics
 
     def finetune_step(self) -> dict[str, torch.Tensor]:
         """Finetuning samples the reanalysis buffer with its stored goals (no relabelling)."""
         metrics = self.update(*self.buffer.sample(self.cfg.batch_size), train_dynamics=False)
         self.counters["finetune_updates"] += 1
+        self.guard.watch(metrics, self.counters["finetune_updates"])
         return metrics
 
     # ------------------------------------------------------------------ reanalysis
@@ -159,6 +172,10 @@ class GOPlanAgent:
             if n == 0:
                 continue
             trans, fractions = fn(ctx, n)
+            if trans:
+                where = f"{name}-trajectory reanalysis of round {self.counters['rounds'] + 1}"
+                require_finite("an imagined state (dynamics prediction)", trans["next_states"], where)
+                require_finite("an imagined action (policy output)", trans["actions"], where)
             if trans and trans["states"].shape[0]:
                 self.buffer.add(trans["states"], trans["actions"], trans["next_states"], trans["goals"])
             stats.update({f"case_{k}": v for k, v in fractions.items()})
@@ -184,7 +201,7 @@ class GOPlanAgent:
             metrics = self.pretrain_step()
             bar.update(1)
             if step % c.log_every == 0 or step == c.pretrain_updates:
-                values = self.check_finite(metrics, "pretrain", step)
+                values = self.checked_values(metrics, "pretraining")
                 if on_log:
                     on_log("pretrain", step, values)
         bar.close()
@@ -196,17 +213,19 @@ class GOPlanAgent:
             for _ in tqdm(range(c.finetune_updates), desc=f"finetune {rnd}/{c.finetune_rounds}",
                           disable=not progress, leave=False):
                 last = self.finetune_step()
+            values = self.checked_values(last, "finetuning") if last else {}
             self.counters["rounds"] = rnd
-            values = self.check_finite(last, "finetune", rnd) if last else {}
             if on_log:
                 on_log("round", rnd, {**stats, **values})
 
-    @staticmethod
-    def check_finite(metrics: dict[str, torch.Tensor], phase: str, step: int) -> dict[str, float]:
+    def checked_values(self, metrics: dict[str, torch.Tensor], phase: str) -> dict[str, float]:
+        """Host copies of the metrics, after the guard confirmed every update since the last check was
+        finite (NumericalError otherwise); adds disc_collapsed (1.0 when D is stuck at one output)."""
+        self.guard.check(phase)
+        self.guard.reset()
         values = {k: float(v) for k, v in metrics.items()}
-        for k, v in values.items():
-            if not np.isfinite(v):
-                raise NumericalError(f"{k} became {v} at {phase} step {step}")
+        if "disc_std" in values:
+            values["disc_collapsed"] = float(discriminator_collapsed(values["disc_std"], self.cfg.disc_collapse_std))
         return values
 
     # ------------------------------------------------------------------ acting
@@ -272,7 +291,10 @@ class GOPlanAgent:
         tensors, meta = load_checkpoint(path)
         if meta.get("algorithm") != cls.algorithm:
             raise CheckpointError(f"{path}: holds a '{meta.get('algorithm')}' agent, not '{cls.algorithm}'")
-        agent = cls(meta["task"], config_from_dict(meta["config"]), device=device)
+        try:
+            agent = cls(meta["task"], config_from_dict(meta["config"]), device=device)
+        except GOPlanError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
         agent.load_state(tensors, meta, path)
         if dataset is not None:
             agent.set_dataset(dataset, fit_normalizers=False)
@@ -286,14 +308,15 @@ class GOPlanAgent:
                 mod.load_state_dict(sd)
             for name, opt in self.optimizers().items():
                 unflatten_optimizer(name, opt, {k: v.to(self.device) for k, v in tensors.items()}, meta["optimizers"][name])
-        except (RuntimeError, KeyError, ValueError) as exc:
+            buf = {k[len("buffer."):]: v for k, v in tensors.items() if k.startswith("buffer.")}
+            if buf:
+                self.buffer.load_state_dict(buf)
+            counters = {k: int(v) for k, v in meta["counters"].items() if k in self.counters}
+            if "rng.torch" in tensors:
+                torch.set_rng_state(tensors["rng.torch"].cpu())
+            if "rng.cuda" in tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(tensors["rng.cuda"].cpu(), self.device)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
             raise CheckpointError(f"{path}: checkpoint does not match this agent ({str(exc).splitlines()[0]})") from None
-        buf = {k[len("buffer."):]: v for k, v in tensors.items() if k.startswith("buffer.")}
-        if buf:
-            self.buffer.load_state_dict(buf)
-        if "rng.torch" in tensors:
-            torch.set_rng_state(tensors["rng.torch"].cpu())
-        if "rng.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng.cuda"].cpu(), self.device)
-        self.counters.update(meta.get("counters", {}))
+        self.counters.update(counters)
         self.policy.eval()

@@ -15,6 +15,7 @@ import numpy as np
 from goplan.errors import DatasetError
 
 ARRAY_KEYS = ("observations", "achieved_goals", "desired_goals", "actions")
+ZIP_MAGIC = b"PK\x03\x04"  # every npz archive starts with a zip local-file header
 
 
 @dataclass
@@ -135,19 +136,27 @@ class TrajectoryDataset:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TrajectoryDataset":
-        """Load a dataset file: our npz, or an original-format buffer.pkl (safely)."""
+        """Load a dataset file: our npz, an HDF5 file (.h5/.hdf5), or an original-format buffer.pkl (safely)."""
         path = Path(path)
         if not path.exists():
             raise DatasetError(f"{path}: no such dataset file")
         if path.is_dir():
-            raise DatasetError(f"{path}: is a directory, expected a dataset file (.npz or .pkl)")
+            raise DatasetError(f"{path}: is a directory, expected a dataset file (.npz, .h5 or .pkl)")
         if path.suffix in (".pkl", ".pickle"):
             from goplan.data.wgcsl_import import load_wgcsl_buffer
 
             return load_wgcsl_buffer(path)
+        if path.suffix in (".h5", ".hdf5"):
+            from goplan.data.hdf5_io import load_hdf5
+
+            return load_hdf5(path)
         try:
             # Open the file ourselves: np.load leaks its own handle when the zip is unreadable.
             with open(path, "rb") as f:
+                head = f.read(len(ZIP_MAGIC))
+                if head and head != ZIP_MAGIC:
+                    raise DatasetError(f"{path}: not an npz (zip) archive; expected a file written by numpy.savez")
+                f.seek(0)
                 archive = np.load(f, allow_pickle=False)
                 if not isinstance(archive, np.lib.npyio.NpzFile):
                     raise DatasetError(f"{path}: holds a single .npy array, expected an npz archive of {list(ARRAY_KEYS)}")

@@ -6,6 +6,7 @@ ACGAN policy), after every finetuning round (policy mode) and at the end in test
 """
 from __future__ import annotations
 
+import difflib
 import json
 import random
 import time
@@ -19,7 +20,7 @@ from goplan.agents.gcsl import GCSLAgent
 from goplan.agents.goplan import GOPlanAgent
 from goplan.config import GOPlanConfig, config_from_dict, make_config, save_config
 from goplan.data.dataset import TrajectoryDataset
-from goplan.errors import CheckpointError, ConfigError
+from goplan.errors import CheckpointError, ConfigError, NumericalError
 from goplan.evaluation import evaluate
 from goplan.experiments.logging import RunLogger, make_run_dir, plot_learning_curves
 from goplan.tasks.registry import get_task
@@ -47,7 +48,9 @@ def train(task: str, dataset: str | Path | TrajectoryDataset, seed: int = 0, out
     if resume is not None:
         return resume_run(resume, progress=progress, log=log)
     if algorithm not in ALGORITHMS:
-        raise ConfigError(f"unknown algorithm '{algorithm}'; choose from {', '.join(ALGORITHMS)}")
+        close = difflib.get_close_matches(algorithm, list(ALGORITHMS), n=1, cutoff=0.4)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(f"unknown algorithm {algorithm!r}; {hint}choose from {', '.join(ALGORITHMS)}")
     spec = get_task(task)
     cfg = make_config(preset, overrides)
     keys = overrides.keys() if isinstance(overrides, dict) else [o.split("=", 1)[0] for o in overrides or []]
@@ -68,15 +71,32 @@ def train(task: str, dataset: str | Path | TrajectoryDataset, seed: int = 0, out
     return _run(agent, data, run_dir, progress, log)
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing from the run directory") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: must hold a JSON object")
+    return value
+
+
 def resume_run(run_dir: str | Path, progress: bool = True, log=print) -> dict[str, Any]:
     run_dir = Path(run_dir)
     info_path, ckpt = run_dir / RUN_INFO, run_dir / CHECKPOINT
     if not info_path.exists():
         raise CheckpointError(f"{run_dir}: not a run directory (no {RUN_INFO})")
-    info = json.loads(info_path.read_text())
+    info = _read_json(info_path)
     if info.get("dataset") is None:
         raise CheckpointError(f"{run_dir}: the run was started from an in-memory dataset and cannot be resumed")
-    cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+    if info.get("algorithm") not in ALGORITHMS or not isinstance(info.get("task"), str):
+        raise CheckpointError(f"{info_path}: names no known algorithm and task")
+    try:
+        cfg = config_from_dict(_read_json(run_dir / "config.json"))
+    except ConfigError as exc:
+        raise CheckpointError(f"{run_dir / 'config.json'}: {exc}") from None
     data = TrajectoryDataset.load(info["dataset"])
     agent_cls = ALGORITHMS[info["algorithm"]]
     if ckpt.exists():
@@ -89,9 +109,48 @@ def resume_run(run_dir: str | Path, progress: bool = True, log=print) -> dict[st
     return _run(agent, data, run_dir, progress, log)
 
 
+def _checkpoint_note(run_dir: Path) -> str:
+    """Where the last good checkpoint is (the guards stop a run before a bad one is written)."""
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        return f"no checkpoint had been written yet in {run_dir}"
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        counters = json.loads((f.metadata() or {}).get("goplan", "{}")).get("counters", {})
+    where = ", ".join(f"{k}={v}" for k, v in counters.items() if k in ("pretrain_updates", "rounds", "updates"))
+    return f"the last good checkpoint is kept: {path} ({where})"
+
+
+class _CollapseReporter:
+    """Logs a warning when the discriminator becomes stuck at one output (and again if it recovers)."""
+
+    def __init__(self, log) -> None:
+        self.log, self.collapsed = log, False
+
+    def __call__(self, phase: str, step: int, metrics: dict[str, float]) -> None:
+        now = bool(metrics.get("disc_collapsed", 0.0))
+        if now and not self.collapsed:
+            self.log(f"warning: the discriminator collapsed at {phase} step {step}: its output is stuck near "
+                     f"{metrics.get('disc_real', float('nan')):.4f} (batch std {metrics['disc_std']:.2e})")
+        elif self.collapsed and not now:
+            self.log(f"the discriminator recovered at {phase} step {step}")
+        self.collapsed = now
+
+
 def _run(agent, data: TrajectoryDataset, run_dir: Path, progress: bool, log) -> dict[str, Any]:
+    try:
+        return _run_unguarded(agent, data, run_dir, progress, log)
+    except NumericalError as exc:
+        message = f"{exc}; {_checkpoint_note(run_dir)}"
+        (run_dir / "error.txt").write_text(message + "\n")
+        raise NumericalError(message) from None
+
+
+def _run_unguarded(agent, data: TrajectoryDataset, run_dir: Path, progress: bool, log) -> dict[str, Any]:
     cfg = agent.cfg
     logger = RunLogger(run_dir)
+    report_collapse = _CollapseReporter(log)
     start = time.time()
     result: dict[str, Any] = {"run_dir": str(run_dir), "task": agent.task.name, "algorithm": agent.algorithm,
                               "seed": cfg.seed, "preset": cfg.preset}
@@ -101,6 +160,7 @@ def _run(agent, data: TrajectoryDataset, run_dir: Path, progress: bool, log) -> 
 
             def on_log(phase: str, step: int, metrics: dict[str, float]) -> None:
                 logger.log(phase, step, metrics)
+                report_collapse(phase, step, metrics)
                 if phase == "pretrain" and (step % cfg.checkpoint_every == 0 or step == cfg.pretrain_updates):
                     agent.save(run_dir / CHECKPOINT, with_buffer=True)
                     ev = _eval(agent, cfg, "policy", cfg.eval_episodes)  # the learning curve of pretraining

@@ -53,6 +53,17 @@ class TaskSpec:
     goal_sampler: Callable[[int, np.random.Generator], np.ndarray] | None = field(default=None, compare=False)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        for key in ("obs_dim", "goal_dim", "act_dim", "max_steps"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise TaskError(f"task {self.name}: {key} must be a positive integer, got {value!r}")
+        if not isinstance(self.eps, (int, float, np.floating)) or not np.isfinite(self.eps) or self.eps <= 0:
+            raise TaskError(f"task {self.name}: eps (the success radius) must be a positive number, got {self.eps!r}")
+        if len(self.goal_indices) != self.goal_dim or not all(0 <= i < self.obs_dim for i in self.goal_indices):
+            raise TaskError(f"task {self.name}: goal_indices {self.goal_indices} must be {self.goal_dim} state "
+                            f"indices in [0, {self.obs_dim})")
+
     # ---- goal map and reward, for numpy arrays and torch tensors alike ----
     def phi(self, states):
         """Achieved goal of a batch of states (numpy or torch, any leading shape)."""
@@ -87,7 +98,7 @@ def get_task(name: str) -> TaskSpec:
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known tasks: {', '.join(sorted(_REGISTRY))}"
-        raise TaskError(f"unknown task '{name}'{hint}")
+        raise TaskError(f"unknown task {name!r}{hint}")
     return _REGISTRY[name]
 
 
