@@ -31,6 +31,17 @@ def finals(result: dict) -> tuple:
     return result["goplan_return"], result["goplan2_return"]
 
 
+def last_round_metrics(result: dict) -> dict[str, str]:
+    """The training metrics logged after the last round (losses, case fractions, buffer size), exact text."""
+    rows = (Path(result["run_dir"]) / "metrics.csv").read_text().splitlines()[1:]
+    last = {}
+    for row in rows:
+        _, phase, step, metric, value = row.split(",")
+        if phase == "round" and int(step) == 3:
+            last[metric] = value
+    return last
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "rooms.npz"
@@ -89,4 +100,8 @@ def test_sigkill_and_resume_gives_the_same_final_metrics(phase, data, uninterrup
     if phase == "pretrain":
         assert metric_rows(run, "eval_round") == 0  # pretraining had not finished
     resumed = resume(run)
+    print(f"\nkill-and-resume ({phase}): resumed {finals(resumed)} uninterrupted {finals(uninterrupted)}")
     assert finals(resumed) == finals(uninterrupted)
+    resumed_metrics, whole_metrics = last_round_metrics(resumed), last_round_metrics(uninterrupted)
+    assert "value_loss" in whole_metrics and "case_a1" in whole_metrics
+    assert resumed_metrics == whole_metrics
