@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip >/dev/null 2>&1 || true
 	$(PIP) install -q "$(TORCH_PIN)" || echo "note: $(TORCH_PIN) not available here; using the project's torch range"
-	$(PIP) install -q -e ".[test,mujoco]"
+	$(PIP) install -q -e ".[test,mujoco,minari]"
 	touch $@
 
 .PHONY: install demo test bench clean

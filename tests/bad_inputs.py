@@ -199,7 +199,7 @@ CASES: list[Case] = [
     Case("checkpoint holding NaN weights", lambda t, f: ["eval", str(_checkpoint_tensor(f["ckpt"], _nan_weights))],
          ("edited.safetensors", "NaN or infinity")),
     Case("resume of a folder that is not a run", lambda t, f: ["train", "--resume", str(t)], ("not a run directory",)),
-    Case("resume of a run whose run.json is corrupt", lambda t, f: ["train", "--resume", str(_corrupt_run(t, f))], ("run.json", "unreadable")),
+    Case("resume of a run whose run.json is corrupt", lambda t, f: ["train", "--resume", str(_corrupt_run(t, f))], ("run.json", "not valid JSON")),
     Case("eval with zero episodes", lambda t, f: ["eval", str(f["ckpt"]), "--episodes", "0"], ("episodes must be a positive integer",)),
 ]
 

@@ -27,15 +27,77 @@ def _cmd_tasks(args) -> None:
               f"steps={t.max_steps}  {t.description}")
 
 
-def _cmd_collect(args) -> None:
-    from goplan.data.collect import collect
+DEFAULT_DATA_DIR = "data"  # where `goplan collect` writes by default and `goplan datasets` looks first
+DATASET_ACTIONS = {"export-minari": "FILE.npz", "import-minari": "a Minari dataset id or folder"}
 
-    ds = collect(args.task, args.episodes, args.seed, noise_std=args.noise, progress=not args.quiet,
-                 detour_prob=args.detour, naive_prob=args.naive)
-    path = ds.save(args.out)
+
+def _cmd_collect(args) -> None:
+    import time
+
+    from goplan.data.collect import collect_to_file, parts_dir
+    from goplan.errors import ConfigError
+
+    if args.name and args.task and args.name != args.task:
+        raise ConfigError(f"two tasks given: '{args.name}' and --task '{args.task}'")
+    name = args.name or args.task
+    if not name:
+        raise ConfigError("collect needs a task or dataset name, e.g. `goplan collect PointRooms` (see `goplan tasks`)")
+    out = Path(args.out) if args.out else Path(DEFAULT_DATA_DIR) / f"{name}-seed{args.seed}.npz"
+    work = parts_dir(out.with_suffix(".npz"))
+    if work.is_dir():
+        print(f"resuming from the finished chunks in {work}", file=sys.stderr)
+    started = time.perf_counter()
+    ds = collect_to_file(name, out, episodes=args.episodes, seed=args.seed, noise_std=args.noise,
+                         workers=args.workers, chunk_episodes=args.chunk, progress=not args.quiet,
+                         detour_prob=args.detour, naive_prob=args.naive)
     card = ds.card
-    print(f"wrote {path} ({card['episodes']} episodes, {card['transitions']} transitions, behaviour success "
-          f"{card['behaviour_success_rate']:.3f}, average return {card['average_return']:.2f})")
+    print(f"wrote {out.with_suffix('.npz')} ({card['task']}, {card['episodes']} episodes, {card['transitions']} "
+          f"transitions, behaviour success {card['behaviour_success_rate']:.3f}, average return "
+          f"{card['average_return']:.2f}, {time.perf_counter() - started:.1f} s)")
+
+
+def _cmd_datasets(args) -> None:
+    from goplan.errors import ConfigError
+
+    words = list(args.words)
+    action = words[0] if words and words[0] in DATASET_ACTIONS else None
+    if action is None:
+        from goplan.data.catalog import find_datasets, format_table
+
+        entries = find_datasets(words or None, verify=not args.no_verify)
+        if not entries:
+            where = ", ".join(words) if words else "data/ and the current folder"
+            print(f"no datasets found in {where}")
+            return
+        print(format_table(entries))
+        return
+    if len(words) != 2:
+        raise ConfigError(
+            f"datasets {action} takes exactly one argument ({DATASET_ACTIONS[action]}), got {len(words) - 1}")
+    source = words[1]
+    if action == "export-minari":
+        from goplan.data.dataset import TrajectoryDataset
+        from goplan.data.minari_io import export_minari
+
+        if not args.id:
+            raise ConfigError("datasets export-minari needs --id, e.g. --id goplan/pointrooms/noise-v0")
+        folder = export_minari(TrajectoryDataset.load(source), args.id, root=args.root, task=args.task,
+                               overwrite=args.force)
+        print(f"wrote Minari dataset {args.id} in {folder}")
+        return
+    from goplan.data.minari_io import import_minari
+
+    if not args.out:
+        raise ConfigError("datasets import-minari needs --out FILE.npz")
+    ds = import_minari(source, root=args.root)
+    if args.task:
+        from goplan.tasks.registry import get_task
+
+        ds.check_task(get_task(args.task), source=source)
+        ds.card["task"] = args.task
+    path = ds.save(args.out)
+    print(f"wrote {path} ({ds.num_episodes} episodes, {ds.num_transitions} transitions, task "
+          f"{ds.card.get('task', 'unknown')})")
 
 
 def _cmd_train(args) -> None:
@@ -77,18 +139,52 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("tasks", help="list the tasks with their dimensions")
     s.set_defaults(fn=_cmd_tasks)
 
-    s = sub.add_parser("collect", help="make an offline dataset with the task's behaviour policy")
-    s.add_argument("--task", required=True, help="task name (see `goplan tasks`)")
-    s.add_argument("--episodes", type=int, required=True, help="number of episodes to collect")
+    s = sub.add_parser(
+        "collect", help="make an offline dataset (paper size by default) with the task's behaviour policy",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="names: TASK (paper size: 1e5 transitions, 2e6 for FetchPush/Pick/Slide and HandReach), TASK-s (a "
+               "tenth),\nan OOD group's IID task or alias (e.g. FetchPushOOD-Right2Right = FetchPushOOD-LeftRight: "
+               "5000 IID trajectories).\nAn interrupted collection resumes from OUT.parts/ when rerun with the same "
+               "arguments.",
+    )
+    s.add_argument("name", nargs="?", metavar="TASK", help="task or dataset name (see `goplan tasks`)")
+    s.add_argument("--task", help="the same as TASK")
+    s.add_argument("--episodes", type=int, default=None,
+                   help="number of episodes (kept trajectories for an OOD group); default: the paper size")
     s.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same dataset")
-    s.add_argument("--out", required=True, help="output file (.npz); a JSON card is written beside it")
+    s.add_argument("--out", help=f"output file (.npz); a JSON card is written beside it "
+                                 f"(default {DEFAULT_DATA_DIR}/NAME-seedSEED.npz)")
     s.add_argument("--noise", type=float, default=0.2, help="std of the Gaussian action noise (default 0.2)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default min(CPU count, 4)); the data does not depend on it")
+    s.add_argument("--chunk", type=int, default=None,
+                   help="episodes per chunk (default 1000 for the point tasks, 250 for MuJoCo ones); the data "
+                        "depends on it")
     s.add_argument("--detour", type=float, default=0.0,
                    help="fraction of episodes that first visit a random waypoint (suboptimal, multi-modal data)")
     s.add_argument("--naive", type=float, default=0.0,
                    help="fraction of episodes driven by the task's naive policy (PointRooms: straight at the goal)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_cmd_collect)
+
+    s = sub.add_parser(
+        "datasets", help="list local datasets; export them to or import them from Minari",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  goplan datasets                      list data/ and the current folder\n"
+               "  goplan datasets DIR                  list DIR (and its subfolders)\n"
+               "  goplan datasets export-minari FILE.npz --id goplan/pointrooms/noise-v0 [--root DIR]\n"
+               "  goplan datasets import-minari ID_OR_FOLDER --out FILE.npz [--root DIR]\n"
+               "Minari datasets live in --root, else $MINARI_DATASETS_PATH, else ~/.minari/datasets.",
+    )
+    s.add_argument("words", nargs="*", metavar="ARG", help="[DIR ...] | export-minari FILE | import-minari ID_OR_DIR")
+    s.add_argument("--id", help="export-minari: the Minari dataset id, (namespace/)name-vN")
+    s.add_argument("--root", help="the Minari datasets folder")
+    s.add_argument("--out", help="import-minari: the npz file to write")
+    s.add_argument("--task", help="the task of the data (default: the card's)")
+    s.add_argument("--force", action="store_true", help="export-minari: replace an existing Minari dataset")
+    s.add_argument("--no-verify", action="store_true", help="list without checking the checksums (faster)")
+    s.set_defaults(fn=_cmd_datasets)
 
     s = sub.add_parser(
         "train", help="pretrain, then rounds of reanalysis and finetuning, evaluating as it goes",

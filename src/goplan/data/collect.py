@@ -1,27 +1,67 @@
 """Make an offline dataset: roll out a task's behaviour policy with Gaussian action noise.
 
-Episodes run in chunks of num_envs as one vectorised environment. Each chunk draws its own seeds
-from a numpy SeedSequence built from the user's seed, so a seed (with the same num_envs) always
-gives the same dataset.
+Episodes run in chunks of `num_envs` as one vectorised environment. Chunk i draws its seeds from
+`SeedSequence(seed, spawn_key=(i,))` (the i-th child of the user's seed), so a seed and a chunk size
+always give the same dataset, whatever the number of worker processes and however often the
+collection was interrupted and resumed.
+
+- workers > 1 rolls chunks out in a process pool (forkserver where available, else spawn); a script
+  that calls it needs the `if __name__ == "__main__":` guard of Python multiprocessing, and the task
+  (and keep predicate) must be importable by name in the workers.
+- work_dir keeps every finished chunk as `chunk_00012.npz` (written atomically) beside a
+  `manifest.json` of the arguments; a rerun with the same arguments reuses them.
+- keep (a predicate over achieved goals (n, T+1, G) -> bool (n,)) keeps only the trajectories it
+  accepts, and more chunks are rolled out until `episodes` trajectories are kept: the dataset is the
+  first `episodes` kept trajectories in chunk order (how the OOD group datasets are made).
+
+`collect_to_file` does all of that for a dataset name (see goplan.data.sizes) and writes the npz and
+its card, then removes the work folder.
 """
 from __future__ import annotations
 
+import json
 import math
-from typing import Any
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from goplan.data.dataset import TrajectoryDataset
-from goplan.errors import ConfigError, TaskError
+from goplan.data.dataset import ARRAY_KEYS, TrajectoryDataset
+from goplan.errors import ConfigError, DatasetError, TaskError
 from goplan.tasks.registry import TaskSpec, get_task
 
 DEFAULT_NOISE_STD = 0.2
-DEFAULT_NUM_ENVS = 1000
+DEFAULT_NUM_ENVS = 1000  # chunk size of the numpy-vectorised tasks (see sizes.default_chunk_episodes)
 DEFAULT_EVAL_EPISODES = 200
 ACTION_LIMIT = 1.0
 GENERATOR = "goplan collect"
 DEFAULT_POLICY_NAME = "scripted"
+MAX_DEFAULT_WORKERS = 4
+
+# the work folder of a resumable collection
+PARTS_SUFFIX = ".parts"
+PARTS_FORMAT = 1
+MANIFEST_NAME = "manifest.json"
+CHUNK_NAME = "chunk_{:05d}.npz"
+CHUNK_RE = re.compile(r"chunk_(\d{5,})\.npz")
+TMP_SUFFIX = ".tmp"
+ROLLED_OUT_KEY = "rolled_out"  # scalar in a chunk file: episodes simulated (kept ones are stored)
+CHUNK_KEYS = ARRAY_KEYS + ("rewards",)
+# leading axes of each chunk array: "n" episodes, then T+1 or T steps
+CHUNK_STEPS = {"observations": 1, "achieved_goals": 1, "desired_goals": 0, "actions": 0, "rewards": 0}
+
+# filtered collections (keep=...)
+KEEP_MARGIN = 1.1  # schedule this much more than the running keep rate predicts is needed
+MAX_ROLLOUT_FACTOR = 20  # give up past rolling out this many times the wanted trajectories
+UNKNOWN_RATE = 1.0  # keep rate assumed before any chunk finished
 
 
 def _resolve(task: str | TaskSpec) -> TaskSpec:
@@ -31,13 +71,26 @@ def _resolve(task: str | TaskSpec) -> TaskSpec:
     return spec
 
 
-def _check_args(episodes: int, noise_std: float, num_envs: int) -> None:
-    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes <= 0:
+def _is_count(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+def _check_args(episodes: int, noise_std: float, num_envs: int | None, seed: int = 0, workers: int = 1) -> None:
+    if not _is_count(episodes) or episodes <= 0:
         raise ConfigError(f"episodes must be a positive integer, got {episodes!r}")
-    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs <= 0:
+    if num_envs is not None and (not _is_count(num_envs) or num_envs <= 0):
         raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
     if not isinstance(noise_std, (int, float, np.floating)) or not math.isfinite(noise_std) or noise_std < 0:
         raise ConfigError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
+    if not _is_count(seed) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    if not _is_count(workers) or workers <= 0:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+
+
+def default_workers() -> int:
+    """min(CPU count, MAX_DEFAULT_WORKERS)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
 def _rollout_chunk(spec: TaskSpec, n: int, seq: np.random.SeedSequence, noise_std: float,
@@ -91,35 +144,325 @@ def _rollout_chunk(spec: TaskSpec, n: int, seq: np.random.SeedSequence, noise_st
             "actions": actions, "rewards": rewards}
 
 
+# ======================================================================================
+# chunks: one job each, run here or in a worker process
+# ======================================================================================
+Keep = Callable[[np.ndarray], np.ndarray]  # achieved goals (n, T+1, G) -> bool (n,)
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    size: int  # episodes to roll out
+    seed: int
+    noise_std: float
+    detour_prob: float
+    naive_prob: float
+    keep: Keep | None
+
+
+@dataclass(frozen=True)
+class _Done:
+    kept: int
+    rolled_out: int
+
+
+def _run_job(spec: TaskSpec, job: _Job) -> tuple[int, dict[str, np.ndarray], int]:
+    seq = np.random.SeedSequence(job.seed, spawn_key=(job.index,))
+    arrays = _rollout_chunk(spec, job.size, seq, job.noise_std, job.detour_prob, job.naive_prob)
+    if job.keep is not None:
+        mask = np.asarray(job.keep(arrays["achieved_goals"]), dtype=bool)
+        if mask.shape != (job.size,):
+            raise ConfigError(f"the keep predicate must return {job.size} booleans, got shape {mask.shape}")
+        arrays = {key: value[mask] for key, value in arrays.items()}
+    return job.index, arrays, job.size
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it and stops the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_run(item: tuple[str, _Job]) -> tuple[int, dict[str, np.ndarray], int]:
+    task_name, job = item
+    return _run_job(get_task(task_name), job)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class _Runner:
+    """Runs jobs in this process (one worker, or a single job) or in a lazily started process pool."""
+
+    def __init__(self, spec: TaskSpec, workers: int):
+        self.spec, self.workers = spec, workers
+        self._pool = None
+        if workers > 1 and get_task(spec.name) is not spec:
+            raise ConfigError(f"workers > 1 needs a registered task; {spec.name} is not the registered task "
+                              f"of that name (use workers=1)")
+
+    def run(self, jobs: list[_Job]) -> Iterator[tuple[int, dict[str, np.ndarray], int]]:
+        if self.workers == 1 or (len(jobs) == 1 and self._pool is None):
+            for job in jobs:
+                yield _run_job(self.spec, job)
+            return
+        if self._pool is None:
+            self._pool = _pool_context().Pool(min(self.workers, len(jobs)), initializer=_worker_init)
+        yield from self._pool.imap_unordered(_worker_run, [(self.spec.name, job) for job in jobs])
+
+    def close(self, failed: bool) -> None:
+        if self._pool is None:
+            return
+        if failed:
+            self._pool.terminate()
+        else:
+            self._pool.close()
+        self._pool.join()
+        self._pool = None
+
+
+# ======================================================================================
+# where finished chunks live: memory, or a resumable work folder
+# ======================================================================================
+def _describe_keep(keep: Keep | None) -> str | None:
+    if keep is None:
+        return None
+    describe = getattr(keep, "describe", None)
+    return describe() if callable(describe) else getattr(keep, "__qualname__", repr(keep))
+
+
+class _ChunkStore:
+    """Finished chunks by index. With a folder, each chunk is a file and the folder can be resumed."""
+
+    def __init__(self, spec: TaskSpec, manifest: dict[str, Any], chunk_size: Callable[[int], int],
+                 work_dir: str | os.PathLike | None):
+        self.spec, self.manifest, self.chunk_size = spec, manifest, chunk_size
+        self.filtered = manifest["keep"] is not None
+        self.dir = None if work_dir is None else Path(work_dir)
+        self.done: dict[int, _Done] = {}
+        self._memory: dict[int, dict[str, np.ndarray]] = {}
+        if self.dir is not None:
+            self._open()
+
+    # ---- the work folder ----
+    def _open(self) -> None:
+        d = self.dir
+        manifest_path = d / MANIFEST_NAME
+        if d.exists() and not d.is_dir():
+            raise DatasetError(f"{d}: exists and is not a folder; it is needed as the collection's work folder")
+        if not d.exists():
+            d.mkdir(parents=True)
+            _write_text_atomic(manifest_path, json.dumps(self.manifest, indent=2, sort_keys=True))
+            return
+        if not manifest_path.exists():
+            raise DatasetError(f"{d}: work folder without {MANIFEST_NAME}; delete the folder to start over")
+        try:
+            saved = json.loads(manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+            raise DatasetError(
+                f"{manifest_path}: unreadable ({type(exc).__name__}); delete {d} to start over") from None
+        if not isinstance(saved, dict):
+            raise DatasetError(f"{manifest_path}: not a JSON object; delete {d} to start over")
+        diffs = [f"{k}={saved.get(k)!r} (now {v!r})" for k, v in self.manifest.items() if saved.get(k) != v]
+        if diffs:
+            raise ConfigError(f"{manifest_path}: the unfinished collection there was made with {', '.join(diffs)}; "
+                              f"rerun with the same arguments, or delete {d} to start over")
+        for stale in d.glob("*" + TMP_SUFFIX):  # a write cut short by an interrupt
+            stale.unlink()
+        for path in sorted(d.iterdir()):
+            match = CHUNK_RE.fullmatch(path.name)
+            if match:
+                index = int(match.group(1))
+                self.done[index] = self._summary(path, index)
+
+    def _path(self, index: int) -> Path:
+        return self.dir / CHUNK_NAME.format(index)
+
+    def _read(self, path: Path, index: int) -> tuple[dict[str, np.ndarray], int]:
+        hint = "delete it to collect that chunk again"
+        try:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+                names = set(z.files)
+                want = set(CHUNK_KEYS) | {ROLLED_OUT_KEY}
+                if names != want:
+                    raise DatasetError(f"{path}: holds arrays {sorted(names)}, expected {sorted(want)}; {hint}")
+                arrays = {key: z[key] for key in CHUNK_KEYS}
+                rolled = z[ROLLED_OUT_KEY]
+        except DatasetError:
+            raise
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise DatasetError(f"{path}: not a readable chunk ({type(exc).__name__}); {hint}") from None
+        if rolled.shape != () or rolled.dtype.kind not in "iu":
+            raise DatasetError(f"{path}: '{ROLLED_OUT_KEY}' must be an integer scalar; {hint}")
+        rolled = int(rolled)
+        self._check(path, index, arrays, rolled, hint)
+        return arrays, rolled
+
+    def _check(self, path: Path, index: int, arrays: dict[str, np.ndarray], rolled: int, hint: str) -> None:
+        spec, t = self.spec, self.spec.max_steps
+        if rolled != self.chunk_size(index):
+            raise DatasetError(
+                f"{path}: rolled out {rolled} episodes, chunk {index} has {self.chunk_size(index)}; {hint}")
+        dims = {"observations": (spec.obs_dim,), "achieved_goals": (spec.goal_dim,),
+                "desired_goals": (spec.goal_dim,), "actions": (spec.act_dim,), "rewards": ()}
+        n = arrays["actions"].shape[0] if arrays["actions"].ndim else -1
+        for key, arr in arrays.items():
+            want = (n, t + CHUNK_STEPS[key], *dims[key])
+            if arr.shape != want or arr.dtype != np.float32:
+                raise DatasetError(f"{path}: '{key}' is {arr.dtype} {arr.shape}, expected float32 {want}; {hint}")
+        if n > rolled or (not self.filtered and n != rolled):
+            raise DatasetError(f"{path}: holds {n} episodes of the {rolled} rolled out; {hint}")
+
+    def _summary(self, path: Path, index: int) -> _Done:
+        arrays, rolled = self._read(path, index)
+        return _Done(len(arrays["actions"]), rolled)
+
+    # ---- chunks ----
+    def put(self, index: int, arrays: dict[str, np.ndarray], rolled: int) -> None:
+        self.done[index] = _Done(len(arrays["actions"]), rolled)
+        if self.dir is None:
+            self._memory[index] = arrays
+            return
+        path = self._path(index)
+        tmp = path.with_name(path.name + TMP_SUFFIX)
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays, **{ROLLED_OUT_KEY: np.int64(rolled)})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def get(self, index: int) -> dict[str, np.ndarray]:
+        if self.dir is None:
+            return self._memory[index]
+        return self._read(self._path(index), index)[0]
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# ======================================================================================
+# which chunks to roll out
+# ======================================================================================
+class _Schedule:
+    """Chunk indices to run next, and the chunks that make the dataset.
+
+    Unfiltered: chunks 0..K-1 of `chunk` episodes (the last one shorter). Filtered: full chunks, as
+    many as it takes for their kept trajectories to reach `episodes`."""
+
+    def __init__(self, episodes: int, chunk: int, filtered: bool):
+        self.episodes, self.chunk, self.filtered = episodes, chunk, filtered
+        self.num_unfiltered = math.ceil(episodes / chunk)
+
+    def size(self, index: int) -> int:
+        if self.filtered:
+            return self.chunk
+        return min(self.chunk, self.episodes - index * self.chunk)
+
+    def _prefix(self, done: dict[int, _Done]) -> tuple[int, int, int]:
+        """(p, kept, rolled_out) over the finished chunks 0..p-1, stopping once enough are kept."""
+        p = kept = rolled = 0
+        while p in done and kept < self.episodes:
+            kept += done[p].kept
+            rolled += done[p].rolled_out
+            p += 1
+        return p, kept, rolled
+
+    def progress(self, done: dict[int, _Done]) -> int:
+        """Episodes (kept trajectories) of the dataset already in finished chunks."""
+        if not self.filtered:
+            return sum(self.size(i) for i in done if i < self.num_unfiltered)
+        return min(self._prefix(done)[1], self.episodes)
+
+    def next_batch(self, done: dict[int, _Done]) -> list[int]:
+        if not self.filtered:
+            return [i for i in range(self.num_unfiltered) if i not in done]
+        p, kept, rolled = self._prefix(done)
+        if kept >= self.episodes:
+            return []
+        limit = MAX_ROLLOUT_FACTOR * self.episodes
+        if rolled >= limit or (rolled >= self.episodes and kept * MAX_ROLLOUT_FACTOR < rolled):
+            raise DatasetError(f"only {kept} of {rolled} rolled-out trajectories passed the filter; at that rate "
+                               f"{self.episodes} would take more than {limit} episodes")
+        rate = kept / rolled if rolled else UNKNOWN_RATE
+        need = math.ceil(KEEP_MARGIN * (self.episodes - kept) / (max(rate, 1.0 / MAX_ROLLOUT_FACTOR) * self.chunk))
+        need = max(1, min(need, math.ceil((limit - rolled) / self.chunk)))
+        return [i for i in range(p, p + need) if i not in done]
+
+    def final(self, done: dict[int, _Done]) -> list[int]:
+        if not self.filtered:
+            return list(range(self.num_unfiltered))
+        return list(range(self._prefix(done)[0]))
+
+
+# ======================================================================================
+# collection
+# ======================================================================================
 def collect(
     task: str | TaskSpec,
     episodes: int,
     seed: int,
     noise_std: float = DEFAULT_NOISE_STD,
-    num_envs: int = DEFAULT_NUM_ENVS,
+    num_envs: int | None = None,
     progress: bool = True,
     detour_prob: float = 0.0,
     naive_prob: float = 0.0,
+    *,
+    workers: int = 1,
+    work_dir: str | os.PathLike | None = None,
+    keep: Keep | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> TrajectoryDataset:
     """Collect `episodes` behaviour-policy episodes with N(0, noise_std) action noise (clipped to [-1, 1]).
 
-    detour_prob > 0 makes the data suboptimal and multi-modal the way multi-goal datasets are: that
-    fraction of episodes first visits a random waypoint, then goes to the episode's goal."""
-    _check_args(episodes, noise_std, num_envs)
+    num_envs: episodes per chunk (default: sizes.default_chunk_episodes of the task); the dataset
+    depends on (seed, num_envs), not on `workers`. detour_prob > 0 makes the data suboptimal and
+    multi-modal: that fraction of episodes first visits a random waypoint, then goes to the goal.
+    work_dir: keep finished chunks there and reuse them on a rerun (see the module docstring).
+    keep: keep only the trajectories this predicate accepts; `episodes` then counts kept ones.
+    on_chunk(index) is called after each finished chunk is stored."""
+    _check_args(episodes, noise_std, num_envs, seed, workers)
     if not isinstance(detour_prob, (int, float)) or not 0.0 <= detour_prob <= 1.0:
         raise ConfigError(f"detour_prob must be in [0, 1], got {detour_prob!r}")
     if not isinstance(naive_prob, (int, float)) or not 0.0 <= naive_prob <= 1.0:
         raise ConfigError(f"naive_prob must be in [0, 1], got {naive_prob!r}")
     spec = _resolve(task)
-    episodes, num_envs, noise_std = int(episodes), int(num_envs), float(noise_std)
-    sizes = [min(num_envs, episodes - start) for start in range(0, episodes, num_envs)]
-    chunk_seeds = np.random.SeedSequence(int(seed)).spawn(len(sizes))
-    parts: list[dict[str, np.ndarray]] = []
-    with tqdm(total=episodes, disable=not progress, unit="ep", desc=f"collect {spec.name}") as bar:
-        for n, seq in zip(sizes, chunk_seeds):
-            parts.append(_rollout_chunk(spec, n, seq, noise_std, float(detour_prob), float(naive_prob)))
-            bar.update(n)
-    arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    if num_envs is None:
+        from goplan.data.sizes import default_chunk_episodes
+
+        num_envs = default_chunk_episodes(spec)
+    episodes, num_envs, noise_std, seed = int(episodes), int(num_envs), float(noise_std), int(seed)
+    detour_prob, naive_prob = float(detour_prob), float(naive_prob)
+    schedule = _Schedule(episodes, num_envs, filtered=keep is not None)
+    manifest = {"format": PARTS_FORMAT, "generator": GENERATOR, "task": spec.name, "episodes": episodes,
+                "seed": seed, "noise_std": noise_std, "detour_prob": detour_prob, "naive_prob": naive_prob,
+                "chunk_episodes": num_envs, "keep": _describe_keep(keep)}
+    store = _ChunkStore(spec, manifest, schedule.size, work_dir)
+    runner = _Runner(spec, workers)
+    failed = True
+    with tqdm(total=episodes, initial=schedule.progress(store.done), disable=not progress, unit="ep",
+              desc=f"collect {spec.name}") as bar:
+        try:
+            while batch := schedule.next_batch(store.done):
+                jobs = [_Job(i, schedule.size(i), seed, noise_std, detour_prob, naive_prob, keep) for i in batch]
+                for index, arrays, rolled in runner.run(jobs):
+                    store.put(index, arrays, rolled)
+                    bar.update(schedule.progress(store.done) - bar.n)
+                    if on_chunk is not None:
+                        on_chunk(index)
+            failed = False
+        finally:
+            runner.close(failed)
+    chosen = schedule.final(store.done)
+    parts = [store.get(i) for i in chosen]
+    arrays = {key: np.concatenate([part[key] for part in parts])[:episodes] for key in CHUNK_KEYS}
     rewards = arrays.pop("rewards")
     final = spec.reward(arrays["achieved_goals"][:, -1], arrays["desired_goals"][:, -1])
     card: dict[str, Any] = {
@@ -127,14 +470,63 @@ def collect(
         "episodes": episodes,
         "behaviour_policy": spec.extra.get("behaviour_policy_name", DEFAULT_POLICY_NAME),
         "noise_std": noise_std,
-        "detour_prob": float(detour_prob),
-        "naive_prob": float(naive_prob),
-        "seed": int(seed),
+        "detour_prob": detour_prob,
+        "naive_prob": naive_prob,
+        "seed": seed,
+        "chunk_episodes": num_envs,
         "behaviour_success_rate": float(final.mean(dtype=np.float64)),
         "average_return": float(rewards.sum(axis=1, dtype=np.float64).mean()),
         "generator": GENERATOR,
     }
+    if keep is not None:
+        rolled = sum(store.done[i].rolled_out for i in chosen)
+        kept = sum(store.done[i].kept for i in chosen)
+        card.update(keep_filter=_describe_keep(keep), rolled_out_episodes=rolled, kept_fraction=kept / rolled)
     return TrajectoryDataset(**arrays, card=card)
+
+
+def parts_dir(out: str | os.PathLike) -> Path:
+    """The work folder of a collection into `out` (OUT.npz -> OUT.parts)."""
+    return Path(out).with_suffix(PARTS_SUFFIX)
+
+
+def collect_to_file(
+    name: str,
+    out: str | os.PathLike,
+    episodes: int | None = None,
+    seed: int = 0,
+    noise_std: float = DEFAULT_NOISE_STD,
+    workers: int | None = None,
+    chunk_episodes: int | None = None,
+    progress: bool = True,
+    detour_prob: float = 0.0,
+    naive_prob: float = 0.0,
+    on_chunk: Callable[[int], None] | None = None,
+) -> TrajectoryDataset:
+    """Collect the dataset `name` (a task, `TASK-s`, or an OOD group; see goplan.data.sizes) into `out`.
+
+    episodes defaults to the paper size. Finished chunks wait in OUT.parts/ until the npz and its JSON
+    card are written; a rerun of an interrupted command resumes from them. Returns the saved dataset."""
+    from goplan.data.sizes import default_episodes, resolve_dataset
+
+    plan = resolve_dataset(name)
+    paper = plan.episodes
+    episodes = default_episodes(plan) if episodes is None else episodes
+    workers = default_workers() if workers is None else workers
+    out = Path(out)
+    if out.suffix != ".npz":
+        out = out.with_suffix(".npz")
+    keep = plan.ood_group.iid_region() if plan.ood_group is not None else None
+    work = parts_dir(out)
+    ds = collect(plan.task, episodes, seed, noise_std=noise_std, num_envs=chunk_episodes, progress=progress,
+                 detour_prob=detour_prob, naive_prob=naive_prob, workers=workers, work_dir=work, keep=keep,
+                 on_chunk=on_chunk)
+    ds.card.update(dataset=plan.name, variant=plan.variant, paper_size=episodes == paper)
+    if plan.ood_group is not None:
+        ds.card["ood_group"] = plan.ood_group.name
+    ds.save(out)
+    shutil.rmtree(work)
+    return ds
 
 
 def behaviour_success(task: str | TaskSpec, episodes: int = DEFAULT_EVAL_EPISODES, seed: int = 0) -> dict[str, Any]:
@@ -148,4 +540,4 @@ def behaviour_success(task: str | TaskSpec, episodes: int = DEFAULT_EVAL_EPISODE
     }
 
 
-__all__ = ["collect", "behaviour_success"]
+__all__ = ["collect", "collect_to_file", "behaviour_success", "default_workers", "parts_dir"]

@@ -18,6 +18,19 @@ ARRAY_KEYS = ("observations", "achieved_goals", "desired_goals", "actions")
 ZIP_MAGIC = b"PK\x03\x04"  # every npz archive starts with a zip local-file header
 
 
+def read_json_object(path: Path, what: str, error: type[Exception] = DatasetError) -> dict[str, Any]:
+    """A JSON object from a file; anything else raises `error` naming the file and what is wrong."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: {what} is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    if not isinstance(value, dict):
+        raise error(f"{path}: {what} must be a JSON object")
+    return value
+
+
 @dataclass
 class TrajectoryDataset:
     """A fixed offline dataset of equal-length goal-conditioned episodes.
@@ -176,16 +189,7 @@ class TrajectoryDataset:
             if arr.dtype.kind not in "iuf":  # integers and real floats; not bool, complex, strings
                 raise DatasetError(f"{path}: array '{k}' is not numeric (dtype {arr.dtype})")
         card_path = path.with_suffix(".json")
-        card: dict[str, Any] = {}
-        if card_path.exists():
-            try:
-                card = json.loads(card_path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise DatasetError(f"{card_path}: dataset card is not valid JSON ({exc})") from None
-            except OSError as exc:
-                raise DatasetError(f"{card_path}: cannot read the dataset card ({exc.strerror or exc})") from None
-            if not isinstance(card, dict):
-                raise DatasetError(f"{card_path}: dataset card must be a JSON object")
+        card = read_json_object(card_path, "dataset card") if card_path.exists() else {}
         try:
             ds = cls(**arrays, card=card)
         except DatasetError as exc:

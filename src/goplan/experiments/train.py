@@ -19,7 +19,7 @@ import torch
 from goplan.agents.gcsl import GCSLAgent
 from goplan.agents.goplan import GOPlanAgent
 from goplan.config import GOPlanConfig, config_from_dict, make_config, save_config
-from goplan.data.dataset import TrajectoryDataset
+from goplan.data.dataset import TrajectoryDataset, read_json_object
 from goplan.errors import CheckpointError, ConfigError, NumericalError
 from goplan.evaluation import evaluate
 from goplan.experiments.logging import RunLogger, make_run_dir, plot_learning_curves
@@ -72,15 +72,9 @@ def train(task: str, dataset: str | Path | TrajectoryDataset, seed: int = 0, out
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing from the run directory") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(value, dict):
-        raise CheckpointError(f"{path}: must hold a JSON object")
-    return value
+    if not path.exists():
+        raise CheckpointError(f"{path}: missing from the run directory")
+    return read_json_object(path, "run file", CheckpointError)
 
 
 def resume_run(run_dir: str | Path, progress: bool = True, log=print) -> dict[str, Any]:
