@@ -26,6 +26,7 @@ def test_intra_a1_stores_the_shorter_imagined_segment():
     torch.testing.assert_close(trans["next_states"][0], torch.tensor([1.0, 0.0]))  # imagined, not the data's (0, 1)
     assert torch.all(trans["goals"] == obs[0, 11])
     assert torch.linalg.vector_norm(trans["next_states"][-1] - obs[0, 11]) <= 0.5
+    assert trans["lengths"].tolist() == [3, 3, 3]  # each step knows its trajectory's length
 
 
 def test_intra_a3_stores_the_original_segment_when_uncertain():
@@ -49,6 +50,7 @@ def test_intra_a2_stores_the_original_segment_when_not_reached():
     assert trans["states"].shape[0] == 11 + 3
     torch.testing.assert_close(trans["states"][:11], obs[0, :11])
     torch.testing.assert_close(trans["states"][11:], obs[0, 8:11])
+    assert trans["lengths"].tolist() == [11] * 11 + [3] * 3
 
 
 def test_intra_uncertainty_threshold_is_a_threshold():

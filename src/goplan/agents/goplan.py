@@ -64,7 +64,8 @@ class GOPlanAgent:
         self.planner = Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
                                PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
                                                c.plan_cpu_max_rows if self.device.type == "cpu" else 0))
-        self.buffer = TransitionBuffer(c.reanalysis_buffer_size, s_dim, a_dim, g_dim, self.device)
+        self.buffer = TransitionBuffer(c.reanalysis_buffer_size, s_dim, a_dim, g_dim, self.device,
+                                       c.reanalysis_sampling)
         self.data: DeviceTrajectories | None = None
         self.desired_goals: torch.Tensor | None = None
         self.counters = {"pretrain_updates": 0, "finetune_updates": 0, "rounds": 0, "value_updates": 0}
@@ -177,7 +178,8 @@ class GOPlanAgent:
                 require_finite("an imagined state (dynamics prediction)", trans["next_states"], where)
                 require_finite("an imagined action (policy output)", trans["actions"], where)
             if trans and trans["states"].shape[0]:
-                self.buffer.add(trans["states"], trans["actions"], trans["next_states"], trans["goals"])
+                self.buffer.add(trans["states"], trans["actions"], trans["next_states"], trans["goals"],
+                                trans["lengths"])
             stats.update({f"case_{k}": v for k, v in fractions.items()})
             stats[f"{name}_transitions"] = float(trans["states"].shape[0]) if trans else 0.0
         stats["buffer_size"] = float(len(self.buffer))

@@ -55,7 +55,9 @@ class ReanalysisContext:
     skip_solved: bool = False  # redraw samples whose start already achieves the goal (the reference does)
 
 
-Transitions = dict[str, torch.Tensor]  # states, actions, next_states, goals: (n, dim) raw space
+# states, actions, next_states, goals: (n, dim) raw space; lengths (n,): the length of the stored
+# trajectory each transition belongs to (for trajectory-uniform sampling of B_re)
+Transitions = dict[str, torch.Tensor]
 
 
 def _imagined_transitions(ctx: ReanalysisContext, roll: Rollout, rows: torch.Tensor, goals: torch.Tensor) -> Transitions:
@@ -68,6 +70,7 @@ def _imagined_transitions(ctx: ReanalysisContext, roll: Rollout, rows: torch.Ten
         "actions": roll.actions[mask],
         "next_states": unnorm(roll.states[:, 1:][mask]),
         "goals": goals.unsqueeze(1).expand(-1, steps, -1)[mask],
+        "lengths": roll.lengths.unsqueeze(1).expand(-1, steps)[mask],
     }
 
 
@@ -150,6 +153,7 @@ def intra_segments(ctx: ReanalysisContext, ep: torch.Tensor, t: torch.Tensor, k:
         "actions": d.actions[epx, tt][keep],
         "next_states": d.observations[epx, tt + 1][keep],
         "goals": goals.unsqueeze(1).expand(-1, t_len, -1)[keep],
+        "lengths": k.unsqueeze(1).expand(-1, t_len)[keep],
     }
     return _concat([imagined, original]), case
 

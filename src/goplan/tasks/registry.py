@@ -102,7 +102,18 @@ def get_task(name: str) -> TaskSpec:
     return _REGISTRY[name]
 
 
+def _quiet_adroit_notice() -> None:
+    """gymnasium-robotics prints a notice about its Adroit hand tasks (which goplan does not use) to
+    stderr on import; drop it, so that a one-line error stays one line."""
+    try:
+        import farama_notifications
+    except ImportError:
+        return
+    farama_notifications.notifications.pop("gymnasium_robotics", None)
+
+
 def _ensure_builtin() -> None:
+    _quiet_adroit_notice()
     # importing the task modules registers them
     from goplan.tasks import point  # noqa: F401
 
