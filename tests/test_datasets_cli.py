@@ -76,3 +76,17 @@ def test_datasets_default_folders(tmp_path, monkeypatch, capsys):
     collect("PointReach", 3, seed=1, num_envs=3, progress=False).save(tmp_path / "elsewhere" / "skip.npz")
     names = sorted(e.path.name for e in find_datasets(verify=False))
     assert names == ["a.npz", "here.npz"]  # data/ with subfolders, the current folder without
+
+
+def test_goplan_tasks_lists_dataset_names_with_dimensions(capsys):
+    from goplan.cli import main
+
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    lines: dict[str, str] = {}
+    for line in out.splitlines():
+        if line.strip() and not line.startswith("dataset"):
+            lines.setdefault(line.split()[0], line)  # a task's own line comes before its dataset line
+    assert "state=25" in lines["FetchPush-s"] and "4000 episodes" in lines["FetchPush-s"]
+    assert "500 IID trajectories" in lines["FetchPushOOD-LeftRight-s"]
+    assert "state=2 " in lines["PointRooms"] and "eps=1" in lines["PointRooms"]

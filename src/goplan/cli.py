@@ -25,6 +25,17 @@ def _cmd_tasks(args) -> None:
         t = get_task(name)
         print(f"{name:{width}s} state={t.obs_dim:<3d} goal={t.goal_dim:<3d} action={t.act_dim:<3d} eps={t.eps:<5g} "
               f"steps={t.max_steps}  {t.description}")
+    from goplan.data.sizes import dataset_names
+
+    plans = dataset_names()
+    width = max(len(p.name) for p in plans)
+    print("\ndataset names (`goplan collect NAME` makes the paper-sized dataset):")
+    for plan in plans:
+        t = get_task(plan.task)
+        what = f"{plan.episodes} IID trajectories of {plan.ood_group.name}" if plan.ood_group else \
+            f"{plan.episodes} episodes ({plan.episodes * t.max_steps} transitions)"
+        print(f"{plan.name:{width}s} state={t.obs_dim:<3d} goal={t.goal_dim:<3d} action={t.act_dim:<3d} "
+              f"collected on {plan.task}: {what}")
 
 
 DEFAULT_DATA_DIR = "data"  # where `goplan collect` writes by default and `goplan datasets` looks first

@@ -94,10 +94,21 @@ def default_episodes(plan: DatasetPlan) -> int:
     raise ConfigError(f"task {plan.task} has no paper dataset size; pass --episodes")
 
 
+def dataset_names() -> list[DatasetPlan]:
+    """Every name `goplan collect` knows a paper size for: tasks, their -s variants and the OOD groups."""
+    from goplan.data.ood import OOD_GROUPS
+    from goplan.tasks.registry import task_names
+
+    names = [n for n in task_names() if paper_transitions(n) is not None]
+    names += [g.alias for g in OOD_GROUPS]
+    plans = [resolve_dataset(n + suffix) for n in names for suffix in ("", SMALL_SUFFIX)]
+    return [p for p in plans if p.episodes is not None]
+
+
 def default_chunk_episodes(spec) -> int:
     """Episodes per chunk for a task: large for numpy-vectorised tasks, smaller for MuJoCo ones."""
     return MUJOCO_CHUNK_EPISODES if MUJOCO_MARKER in spec.extra else VECTOR_CHUNK_EPISODES
 
 
-__all__ = ["DatasetPlan", "resolve_dataset", "default_episodes", "default_chunk_episodes", "paper_transitions",
+__all__ = ["DatasetPlan", "dataset_names", "resolve_dataset", "default_episodes", "default_chunk_episodes", "paper_transitions",
            "LOW_DIM_TRANSITIONS", "HIGH_DIM_TRANSITIONS", "OOD_TRAJECTORIES", "SMALL_DIVISOR", "SMALL_SUFFIX"]
