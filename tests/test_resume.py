@@ -81,6 +81,17 @@ def metric_rows(run: Path, phase: str) -> int:
     return sum(1 for line in text.splitlines() if f",{phase}," in line)
 
 
+def checkpoint_rounds(run: Path) -> int | None:
+    """The number of finished rounds recorded in the run's checkpoint (None: no checkpoint yet)."""
+    from safetensors import safe_open
+
+    ckpt = run / "checkpoint.safetensors"
+    if not ckpt.exists():
+        return None
+    with safe_open(str(ckpt), framework="pt") as f:  # replaced atomically, so never half-written
+        return json.loads(f.metadata()["goplan"])["counters"]["rounds"]
+
+
 def resume(run: Path) -> dict:
     proc = subprocess.run([sys.executable, "-m", "goplan.cli", "train", "--resume", str(run), "--quiet"],
                           capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -93,12 +104,15 @@ def resume(run: Path) -> dict:
 def test_sigkill_and_resume_gives_the_same_final_metrics(phase, data, uninterrupted, tmp_path):
     if phase == "pretrain":  # killed after a checkpoint, before pretraining ends
         ready = lambda run: (run / "checkpoint.safetensors").exists() and metric_rows(run, "pretrain") >= 30  # noqa: E731
-    else:  # killed once the first round is logged (its checkpoint written or about to be)
-        ready = lambda run: metric_rows(run, "round") >= 1  # noqa: E731
+    else:  # killed in round 2: its reanalysis is the first thing the run does after round 1's checkpoint
+        ready = lambda run: checkpoint_rounds(run) == 1  # noqa: E731
     run = kill_when(data, tmp_path, ready)
     assert not (run / "result.json").exists()
     if phase == "pretrain":
         assert metric_rows(run, "eval_round") == 0  # pretraining had not finished
+    else:
+        steps = {line.split(",")[2] for line in (run / "metrics.csv").read_text().splitlines() if ",round," in line}
+        assert steps == {"1"}  # killed before round 2 was logged
     resumed = resume(run)
     print(f"\nkill-and-resume ({phase}): resumed {finals(resumed)} uninterrupted {finals(uninterrupted)}")
     assert finals(resumed) == finals(uninterrupted)
