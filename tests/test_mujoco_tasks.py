@@ -299,3 +299,46 @@ def test_behaviour_policy_succeeds(task, episodes, minimum):
         obs, _ = env.step(spec.behaviour_policy(obs, rng))
     success = spec.reward(obs["achieved_goal"], obs["desired_goal"]).mean()
     assert success >= minimum, f"{task}: {success:.2f} < {minimum}"
+
+
+SLIDE_EPISODES = 64
+SLIDE_MIN_SUCCESS = 0.7  # 200-episode noise-free rates are in benchmarks/behaviour_success.py (about 0.85)
+SLIDE_LAUNCH_DISTANCES = (0.1, 0.9)  # m, goal distances the glide model is checked over
+SLIDE_LAUNCH_TOL = 0.005  # m, the launch velocity must glide (in the model) to within this of the goal
+SLIDE_LAUNCH_CASES = 200
+SLIDE_MIN_BEND = np.radians(1.0)  # some launch must point at least this far off the goal direction
+
+
+def test_fetch_slide_policy_strikes_most_pucks_home():
+    """FetchSlide's scripted strike: noise-free success well above the 0.70 aim, and a stateless, deterministic
+    policy (the same observation gives the same action whatever the rng) with actions in the box."""
+    spec = get_task("FetchSlide")
+    env = spec.make_vec_env(SLIDE_EPISODES, seed=123)
+    obs = env.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(spec.max_steps):
+        act = spec.behaviour_policy(obs, rng)
+        assert act.shape == (SLIDE_EPISODES, spec.act_dim) and act.dtype == np.float32
+        assert (np.abs(act) <= 1).all()
+        np.testing.assert_array_equal(act, spec.behaviour_policy(obs, np.random.default_rng(1)))
+        obs, _ = env.step(act)
+    success = spec.reward(obs["achieved_goal"], obs["desired_goal"]).mean()
+    assert success >= SLIDE_MIN_SUCCESS, f"FetchSlide: {success:.2f} < {SLIDE_MIN_SUCCESS}"
+
+
+def test_puck_launch_velocity_glides_to_the_goal():
+    """The launch velocity of the FetchSlide policy glides, in its own friction model, to the goal in any
+    direction (fast pucks bend toward the diagonals, so it is not simply aimed at the goal)."""
+    from goplan.tasks.fetch import puck_launch_velocity, puck_rest_point
+
+    rng = np.random.default_rng(0)
+    start = rng.uniform(-0.1, 0.1, size=(SLIDE_LAUNCH_CASES, 2))
+    angle = rng.uniform(-np.pi, np.pi, SLIDE_LAUNCH_CASES)
+    dist = rng.uniform(*SLIDE_LAUNCH_DISTANCES, SLIDE_LAUNCH_CASES)
+    goal = start + dist[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    vel = puck_launch_velocity(start, goal)
+    rest = puck_rest_point(start, vel)
+    assert np.linalg.norm(rest - goal, axis=1).max() < SLIDE_LAUNCH_TOL
+    # bent paths: the launch direction differs from the goal direction somewhere
+    launch_angle = np.arctan2(vel[:, 1], vel[:, 0])
+    assert np.abs((launch_angle - angle + np.pi) % (2 * np.pi) - np.pi).max() > SLIDE_MIN_BEND

@@ -92,20 +92,59 @@ PICK_GRASP_TOL = 0.012  # gripper-object distance at which the gripper closes
 PICK_HOLD_TOL = 0.025  # object within this of the gripper counts as in hand
 PICK_WIDTH_HELD = 0.06  # finger opening (sum of both fingers) below which a held block is gripped
 PICK_WIDTH_MIN = 0.03  # below this the fingers closed on nothing
-# slide
-# a coasting puck travels about v^2 / (2 (A0 + A1 v)) before it stops (fitted to the v4 model)
-SLIDE_DECEL_A0 = 0.3  # m/s^2
-SLIDE_DECEL_A1 = 0.5  # 1/s
-SLIDE_APPROACH_SPEED = 0.1  # m/s: slowest speed command while closing in on the puck
-SLIDE_SPEED_STEP = 0.12  # m/s: speed-command increment per step while pushing
-DT = 0.04  # control period (20 substeps of 2 ms)
-SLIDE_BEHIND = 0.06  # waiting point behind the puck's centre
-SLIDE_SAFE_HEIGHT = 0.05
-SLIDE_MOVING = 0.05  # m/s: the puck counts as moving above this speed
-SLIDE_DONE_TOL = 0.015  # the puck is home within this
-SLIDE_COAST_FRACTION = 1.0  # stop pushing once the puck is at least this fraction of the coasting speed
-SLIDE_SPEED_PER_ACTION = 0.56  # m/s of gripper speed per unit action (measured)
-SLIDE_SIDE_GAIN = 20.0  # action per metre of sideways offset from the push line
+# slide: strike the resting puck once so that it glides to a stop at the goal (see slide_policy)
+DT = 0.04  # s, control period (20 substeps of 2 ms)
+PUCK_RADIUS = 0.025  # m, slide.xml object0 cylinder
+FINGER_HALF_X = 0.014  # m, half extent of the closed fingers around the grip site along x (robot.xml boxes)
+FINGER_HALF_Y = 0.016  # m, ... along y
+# gliding model, fitted to MuJoCo pucks: friction pulls with TABLE_FRICTION * g, but MuJoCo's pyramidal friction
+# cone shares it between the world axes as |v_i|^q / sum_j |v_j|^q (q = 1: straight against the motion; large q: all
+# along the dominant axis, which slows diagonal motion less and bends fast pucks toward the diagonal)
+TABLE_FRICTION = 0.1  # slide.xml friction of the table and the puck
+GRAVITY = 9.81  # m/s^2
+GLIDE_DECEL = TABLE_FRICTION * GRAVITY  # m/s^2, deceleration of a puck sliding along a world axis
+GLIDE_SHARE_EXPONENT = (0.615, 5.108)  # q of slow and of fast pucks (fitted) ...
+GLIDE_SHARE_SPEEDS = (0.116, 0.880)  # ... ramping linearly between these speeds (m/s, fitted)
+GLIDE_CREEP_SPEEDS = (0.0327, 0.0559)  # m/s: friction fades out from the second speed down to the first (fitted)
+GLIDE_HORIZON = 40  # control periods simulated to find where a puck will rest (an episode has 50)
+GLIDE_SUBSTEPS = 2  # Euler substeps per control period
+LAUNCH_ITERATIONS = 5  # corrections of the launch velocity (speed and direction) by simulating it
+LAUNCH_SLOPE_RANGE = (0.2, 5.0)  # bounds of the secant slope (launch angle per rest angle)
+LAUNCH_MIN_ANGLE_STEP = 1e-6  # rad: smaller changes of the rest angle leave the slope as it was
+LAUNCH_FIRST_GUESS = 0.9  # first guess: this fraction of the speed that stops within the distance at GLIDE_DECEL
+LAUNCH_SCALE_LIMIT = 2.0  # one correction scales the glide distance by at most this factor either way
+# strikes (measured): the gripper rests touching the puck, then moves at a commanded speed; the puck leaves at
+# STRIKE_RATIO times that speed (interpolated in the launch speed)
+SLIDE_SPEED_PER_ACTION = 0.585  # m/s of gripper speed (as observed at the end of a step) per unit action
+STRIKE_GRIP_SPEEDS = (0.15, 0.25, 0.35, 0.45, 0.55)  # m/s, commanded gripper speeds ...
+STRIKE_RATIO = (2.07, 1.98, 1.94, 1.89, 1.87)  # ... and launch speed per unit of gripper speed
+STRIKE_AIM_BIAS = np.radians(1.8)  # a corner strike launches this much further from the nearest axis than aimed
+STRIKE_FACE_MAX = np.radians(0.9)  # closer to an axis than this, strike square on a face (launches along the axis)
+# the arm sags back toward its base near the edge of its reach at table height (measured): the outward action that
+# holds the gripper still grows with the distance from ARM_BASE_XY
+ARM_BASE_XY = (0.36, 0.744)  # m, fitted centre of the arm's reach
+ARM_HOLD_RADII = (0.80, 0.845, 0.895, 0.945, 0.995)  # m from ARM_BASE_XY ...
+ARM_HOLD_ACTIONS = (0.0, 0.083, 0.183, 0.313, 0.52)  # ... and the holding action there
+# getting into position (the strike calibration assumes exactly this approach)
+SLIDE_GRIP_HEIGHT = 0.006  # m, gripper above the puck's centre (the fingertips just clear the table)
+SLIDE_ORBIT_RADIUS = 0.075  # m: go round the puck on this circle ...
+SLIDE_ORBIT_START = 0.6  # rad: ... when the gripper is further than this around from the strike side ...
+SLIDE_ORBIT_STEP = 0.9  # rad: ... aiming this far ahead along the circle
+SLIDE_STAGE = 0.03  # m, staging point behind the contact position
+SLIDE_CORRIDOR = 0.015  # m: closer than this to the strike line (and behind the puck), close in on the puck
+SLIDE_CLEARANCE = 0.001  # m, the contact position stops this short of touching
+SLIDE_GAIN_FAR = 20.0  # 1/s, velocity command per metre of position error while travelling ...
+SLIDE_GAIN_NEAR = 12.0  # 1/s, ... and while closing in
+STRIKE_LATERAL_TOL = 0.008  # m: strike when within this of the strike line, ...
+STRIKE_SHORT_TOL = 0.01  # m: ... at most this short of the contact position, ...
+STRIKE_PAST_TOL = 0.01  # m: ... at most this past it ...
+STRIKE_STILL = 0.2  # m/s: ... and moving slower than this relative to the puck
+FOLLOW_GAP = 0.015  # m: keep pushing through while within this of the contact position ...
+FOLLOW_SPEED_FRACTION = 0.5  # ... and moving along the strike faster than this fraction of the strike speed
+FOLLOW_LATERAL_GAIN = 10.0  # 1/s, sideways correction while pushing through
+PUCK_AT_REST = 0.1  # m/s: a slower puck can be struck (again)
+HOME_REST_TOL = 0.02  # m: leave the puck alone once it will rest this close to the goal ...
+HOME_NOW_TOL = 0.03  # m: ... or once it is at rest this close to it
 
 
 # ======================================================================================
@@ -357,62 +396,155 @@ def pick_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = No
     return _to_action(target, grip, fingers)
 
 
-def coast_speed(distance: np.ndarray) -> np.ndarray:
-    """Speed (m/s) from which a coasting puck stops after `distance` metres (inverse of the fitted model)."""
-    d = np.asarray(distance, dtype=np.float64)
-    return d * SLIDE_DECEL_A1 + np.sqrt((d * SLIDE_DECEL_A1) ** 2 + 2.0 * d * SLIDE_DECEL_A0)
+def _glide_decel(vel: np.ndarray) -> np.ndarray:
+    """Acceleration (n, 2) of pucks gliding with velocity vel (n, 2) under table friction (the fitted model)."""
+    speed = np.linalg.norm(vel, axis=-1, keepdims=True)
+    share = np.abs(vel) / np.maximum(speed, TINY)
+    lo, hi = GLIDE_SHARE_SPEEDS
+    q = GLIDE_SHARE_EXPONENT[0] + (GLIDE_SHARE_EXPONENT[1] - GLIDE_SHARE_EXPONENT[0]) * np.clip(
+        (speed - lo) / (hi - lo), 0.0, 1.0)
+    share = share ** q
+    share = share / np.maximum(share.sum(-1, keepdims=True), TINY)
+    creep_lo, creep_hi = GLIDE_CREEP_SPEEDS
+    strength = np.clip((speed - creep_lo) / (creep_hi - creep_lo), 0.0, 1.0)
+    return -GLIDE_DECEL * strength * np.sign(vel) * share
+
+
+def puck_rest_point(pos: np.ndarray, vel: np.ndarray) -> np.ndarray:
+    """Where pucks at pos (n, 2) gliding with velocity vel (n, 2) m/s will be after GLIDE_HORIZON steps (at rest,
+    or nearly: the slowest pucks creep on)."""
+    pos = np.array(pos, dtype=np.float64)
+    vel = np.array(vel, dtype=np.float64)
+    h = DT / GLIDE_SUBSTEPS
+    for _ in range(GLIDE_HORIZON * GLIDE_SUBSTEPS):
+        new = vel + h * _glide_decel(vel)
+        new = np.where(np.sign(new) != np.sign(vel), 0.0, new)  # friction stops a component, never reverses it
+        pos += 0.5 * h * (vel + new)
+        vel = new
+    return pos
+
+
+def puck_launch_velocity(pos: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """Velocity (n, 2) with which pucks at pos (n, 2) glide to rest at goal (n, 2) in the glide model: a
+    straight-line first guess, then corrections from simulated glides (secant steps in the launch angle, since
+    fast pucks bend; the glide distance grows with the square of the speed)."""
+    to_goal = goal - pos
+    _, dist = _unit(to_goal)
+    goal_angle = np.arctan2(to_goal[:, 1], to_goal[:, 0])
+    angle = goal_angle.copy()
+    speed = LAUNCH_FIRST_GUESS * np.sqrt(2.0 * GLIDE_DECEL * dist)
+    slope = np.ones_like(angle)  # change of launch angle per change of rest angle
+    last = None
+    for _ in range(LAUNCH_ITERATIONS):
+        glide = puck_rest_point(pos, speed[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)) - pos
+        rest_angle = np.arctan2(glide[:, 1], glide[:, 0])
+        if last is not None:
+            d_launch = angle - last[0]
+            d_rest = (rest_angle - last[1] + np.pi) % (2.0 * np.pi) - np.pi
+            measurable = np.abs(d_rest) > LAUNCH_MIN_ANGLE_STEP
+            slope = np.where(measurable, np.clip(d_launch / np.where(measurable, d_rest, 1.0), *LAUNCH_SLOPE_RANGE),
+                             slope)
+        last = (angle.copy(), rest_angle)
+        angle = angle + slope * ((goal_angle - rest_angle + np.pi) % (2.0 * np.pi) - np.pi)
+        ratio = dist / np.maximum(np.linalg.norm(glide, axis=1), TINY)
+        speed = speed * np.sqrt(np.clip(ratio, 1.0 / LAUNCH_SCALE_LIMIT, LAUNCH_SCALE_LIMIT))
+    return speed[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+def _strike_speed(launch_speed: np.ndarray) -> np.ndarray:
+    """Gripper speed command (m/s) whose strike launches the puck at launch_speed."""
+    grip, ratio = np.asarray(STRIKE_GRIP_SPEEDS), np.asarray(STRIKE_RATIO)
+    return launch_speed / np.interp(launch_speed, grip * ratio, ratio)
+
+
+def _strike_geometry(launch_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For launch directions (n, 2): the direction to move the gripper in and the gripper position relative to the
+    puck at contact. Near an axis a face of the fingers strikes the puck square (launching it along the axis);
+    otherwise a corner strikes it along the corner-to-centre line, aimed STRIKE_AIM_BIAS closer to the axis."""
+    mag = np.abs(launch_dir)
+    x_major = (mag[:, 0] >= mag[:, 1])[:, None]
+    sx = np.where(launch_dir[:, 0] >= 0.0, 1.0, -1.0)
+    sy = np.where(launch_dir[:, 1] >= 0.0, 1.0, -1.0)
+    zero = np.zeros_like(sx)
+    off_axis = np.arctan2(mag.min(axis=1), mag.max(axis=1))
+    face = (off_axis < STRIKE_FACE_MAX)[:, None]
+    aim = np.maximum(off_axis - STRIKE_AIM_BIAS, 0.0)
+    major, minor = np.cos(aim), np.sin(aim)
+    corner_dir = np.where(x_major, np.stack([sx * major, sy * minor], 1), np.stack([sx * minor, sy * major], 1))
+    axis_dir = np.where(x_major, np.stack([sx, zero], 1), np.stack([zero, sy], 1))
+    move = np.where(face, axis_dir, corner_dir)
+    corner = np.stack([sx * FINGER_HALF_X, sy * FINGER_HALF_Y], 1)
+    face_centre = np.where(x_major, np.stack([sx * FINGER_HALF_X, zero], 1), np.stack([zero, sy * FINGER_HALF_Y], 1))
+    offset = -(PUCK_RADIUS * move + np.where(face, face_centre, corner))
+    return move, offset
 
 
 def slide_policy(obs: dict[str, np.ndarray], rng: np.random.Generator | None = None) -> np.ndarray:
-    """FetchSlide: push the puck from behind along the line to the goal, tracking the speed from which
-    it would coast to a stop at the goal (v = sqrt(2 a d)); stop pushing whenever the puck is faster
-    than that and let it coast. Goals beyond the arm's reach are reached by the final coast."""
-    o = np.asarray(obs["observation"], np.float64)
-    goal = np.asarray(obs["desired_goal"], np.float64)
-    grip, obj = o[:, 0:3], o[:, 3:6]
-    vel = (o[:, 14:17] + o[:, 20:23]) / DT  # puck velocity (m/s)
-    u, dist = _unit(goal[:, :2] - obj[:, :2])
-    perp = np.stack([-u[:, 1], u[:, 0]], axis=1)
-    v_along = np.sum(vel[:, :2] * u, axis=1)
-    v_des = coast_speed(np.maximum(dist - SLIDE_DONE_TOL, 0.0))
-    rel = grip[:, :2] - obj[:, :2]
-    along = np.sum(rel * u, axis=1)
-    side = np.sum(rel * perp, axis=1)
-    low = grip[:, 2] < obj[:, 2] + PUSH_LOW_TOL
-    behind = (along < PUSH_ALONG_MAX) & (np.abs(side) < np.where(low, PUSH_LATERAL_PUSHING, PUSH_LATERAL_TOL))
-    wait_xy = obj[:, :2] - u * SLIDE_BEHIND
-    safe_z = obj[:, 2] + SLIDE_SAFE_HEIGHT
-    wait_err = np.linalg.norm(grip[:, :2] - wait_xy, axis=1)
-    descending = grip[:, 2] < safe_z - PUSH_DESCENT_STARTED
-    at_wait = wait_err < np.where(descending, PUSH_XY_TOL_DESCENDING, PUSH_XY_TOL)
-    speed = np.linalg.norm(vel[:, :2], axis=1)
-    coasting = (speed > SLIDE_MOVING) & (v_along >= SLIDE_COAST_FRACTION * v_des)
+    """FetchSlide: strike the resting puck once, from touching it, so that it glides to rest at the goal.
 
-    n = len(grip)
-    act = np.zeros((n, ACT_DIM))
-    # approach as in push: rise, travel at the safe height to the waiting point, descend
-    target = np.empty_like(grip)
-    target[:, :2] = wait_xy
-    target[:, 2] = safe_z
-    rise = ~behind & low
-    target[rise, :2] = grip[rise, :2]
-    descend = at_wait & ~low
-    target[descend, 2] = obj[descend, 2]
-    act[:, :3] = POS_GAIN * (target - grip)
-    # behind and low: push at the coasting speed for the remaining distance, keep the contact gap
-    push = behind & low & ~coasting
-    # ramp the gripper speed up a little above the faster of gripper and puck (gentle contact, no strike)
-    v_grip = np.sum(o[:, 20:22] / DT * u, axis=1)
-    v_cmd = np.maximum(np.maximum(v_grip, v_along), SLIDE_APPROACH_SPEED) + SLIDE_SPEED_STEP
-    v_cmd = np.minimum(v_cmd, v_des)
-    a_u = v_cmd / SLIDE_SPEED_PER_ACTION
-    a_xy = a_u[:, None] * u - SLIDE_SIDE_GAIN * side[:, None] * perp
-    a_xy /= np.maximum(np.max(np.abs(a_xy), axis=1, keepdims=True), 1.0)  # keep the direction when saturated
-    act[push, :2] = a_xy[push]
-    act[push, 2] = POS_GAIN * (obj[push, 2] - grip[push, 2])
-    # the puck is on its way (or home): keep the gripper still and out of its path
-    hold = (behind & low & coasting) | (dist < SLIDE_DONE_TOL) | (coasting & ~behind)
-    act[hold, :3] = 0.0
+    The velocity the puck needs comes from a model of its glide (table friction shared between the axes as
+    MuJoCo's pyramidal friction cone does, which bends fast pucks toward the diagonals), the gripper speed that
+    launches it so from a measured strike ratio, and the strike geometry (square on a face near an axis, else on a
+    corner of the fingers) from measured launch directions. The gripper goes round the puck at table height to
+    the strike side, closes in on the contact position, strikes and pushes through while the puck leaves. A puck
+    that comes to rest away from the goal is struck again if the arm reaches it. Stateless and deterministic:
+    everything is read off the observation (rng is unused)."""
+    o = np.asarray(obs["observation"], np.float64)
+    goal = np.asarray(obs["desired_goal"], np.float64)[:, :2]
+    grip, grip_z = o[:, 0:2], o[:, 2]
+    puck, puck_z = o[:, 3:5], o[:, 5]
+    puck_vel = (o[:, 14:16] + o[:, 20:22]) / DT  # the observation holds (puck - gripper) and gripper velocity * dt
+    grip_vel = o[:, 20:22] / DT
+    speed = np.linalg.norm(puck_vel, axis=1)
+    at_rest = speed < PUCK_AT_REST
+    miss = goal - puck_rest_point(puck, puck_vel)
+    home = (np.linalg.norm(miss, axis=1) < HOME_REST_TOL) | (
+        at_rest & (np.linalg.norm(goal - puck, axis=1) < HOME_NOW_TOL))
+    # a moving puck that will overshoot is beyond help
+    overshoot = ~at_rest & (np.sum(miss * puck_vel, axis=1) < 0.0)
+
+    launch_dir, launch_speed = _unit(puck_launch_velocity(puck, goal))
+    move, contact_offset = _strike_geometry(launch_dir)
+    side = np.stack([-move[:, 1], move[:, 0]], axis=1)
+    strike_speed = np.minimum(_strike_speed(launch_speed), SLIDE_SPEED_PER_ACTION / np.max(np.abs(move), axis=1))
+
+    contact = puck + contact_offset - SLIDE_CLEARANCE * move
+    to_contact = contact - grip
+    short = np.sum(to_contact * move, axis=1)  # > 0: the gripper is behind the contact position
+    lateral = np.sum(to_contact * side, axis=1)
+    behind = np.sum((grip - puck) * move, axis=1) < -PUCK_RADIUS
+    corridor = behind & (np.abs(lateral) < SLIDE_CORRIDOR)
+
+    # travel: go round the puck on a circle until on the strike side, then to the staging point, then close in
+    rel = grip - puck
+    grip_angle = np.arctan2(rel[:, 1], rel[:, 0])
+    turn = (np.arctan2(-move[:, 1], -move[:, 0]) - grip_angle + np.pi) % (2.0 * np.pi) - np.pi
+    orbit_angle = grip_angle + np.sign(turn) * np.minimum(np.abs(turn), SLIDE_ORBIT_STEP)
+    orbit = puck + SLIDE_ORBIT_RADIUS * np.stack([np.cos(orbit_angle), np.sin(orbit_angle)], axis=1)
+    stage = contact - SLIDE_STAGE * move
+    target = np.where(corridor[:, None], contact, stage)
+    target = np.where((np.abs(turn) > SLIDE_ORBIT_START)[:, None], orbit, target)
+    gain = np.where(corridor, SLIDE_GAIN_NEAR, SLIDE_GAIN_FAR)
+    vel_cmd = puck_vel + gain[:, None] * (target - grip)
+
+    # strike a puck at rest from the contact position; push through while the launched puck leaves
+    in_place = ((np.abs(lateral) < STRIKE_LATERAL_TOL) & (short < STRIKE_SHORT_TOL) & (short > -STRIKE_PAST_TOL)
+                & (np.linalg.norm(grip_vel - puck_vel, axis=1) < STRIKE_STILL))
+    strike = at_rest & in_place
+    follow = (~at_rest & corridor & (np.sum((puck + contact_offset - grip) * move, axis=1) < FOLLOW_GAP)
+              & (np.sum(grip_vel * move, axis=1) > FOLLOW_SPEED_FRACTION * strike_speed))
+    push = strike_speed[:, None] * move + FOLLOW_LATERAL_GAIN * lateral[:, None] * side
+    vel_cmd = np.where((strike | follow)[:, None], push, vel_cmd)
+    # otherwise wait: the puck is home, overshooting, or gliding on
+    vel_cmd[home | overshoot | (~at_rest & ~follow)] = 0.0
+
+    act = np.zeros((len(o), ACT_DIM))
+    act[:, :2] = vel_cmd / SLIDE_SPEED_PER_ACTION
+    act[:, :2] /= np.maximum(np.max(np.abs(act[:, :2]), axis=1, keepdims=True), 1.0)  # keep the direction
+    outward, reach = _unit(grip - np.asarray(ARM_BASE_XY))
+    act[:, :2] += np.interp(reach, ARM_HOLD_RADII, ARM_HOLD_ACTIONS)[:, None] * outward
+    act[:, 2] = SLIDE_GAIN_FAR * (puck_z + SLIDE_GRIP_HEIGHT - grip_z) / SLIDE_SPEED_PER_ACTION
+    act[:, 3] = GRIPPER_CLOSE
     return np.clip(act, -1.0, 1.0).astype(np.float32)
 
 
@@ -515,4 +647,5 @@ def _register(task: str, layout: FetchLayout) -> TaskSpec:
 FETCH_TASKS: dict[str, TaskSpec] = {task: _register(task, layout) for task, layout in LAYOUTS.items()}
 
 __all__ = ["FETCH_TASKS", "LAYOUTS", "FetchLayout", "sample_goals", "sample_object_xy", "reach_policy",
-           "push_policy", "pick_policy", "slide_policy", "coast_speed", "make_gym_env"]
+           "push_policy", "pick_policy", "slide_policy", "puck_rest_point", "puck_launch_velocity",
+           "make_gym_env"]
