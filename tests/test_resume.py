@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from goplan.agents.checkpoint import read_checkpoint_metadata
 from goplan.data.collect import collect
 
 SETTINGS = ["pretrain_updates=400", "log_every=20", "checkpoint_every=40", "finetune_rounds=3",
@@ -83,13 +84,10 @@ def metric_rows(run: Path, phase: str) -> int:
 
 def checkpoint_rounds(run: Path) -> int | None:
     """The number of finished rounds recorded in the run's checkpoint (None: no checkpoint yet)."""
-    from safetensors import safe_open
-
     ckpt = run / "checkpoint.safetensors"
     if not ckpt.exists():
         return None
-    with safe_open(str(ckpt), framework="pt") as f:  # replaced atomically, so never half-written
-        return json.loads(f.metadata()["goplan"])["counters"]["rounds"]
+    return read_checkpoint_metadata(ckpt)["counters"]["rounds"]  # replaced atomically: never half-written
 
 
 def resume(run: Path) -> dict:

@@ -23,3 +23,9 @@ class CheckpointError(GOPlanError):
 
 class NumericalError(GOPlanError):
     """A NaN or infinity appeared in a loss, weight or prediction."""
+
+
+def first_line(exc: BaseException) -> str:
+    """`Type: first line of the message`, for folding a third-party exception into a one-line error."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from goplan.errors import CheckpointError
@@ -72,14 +72,12 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], m
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def read_checkpoint_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON metadata of a checkpoint, read from its header only (no tensors are loaded)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        tensors = load_file(str(path), device=str(device))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(META_KEY)
     except (SafetensorError, OSError, ValueError) as exc:
@@ -95,6 +93,16 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
         raise CheckpointError(f"{path}: checkpoint metadata lacks {missing}")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and metadata of a checkpoint; refuses a damaged file and any tensor holding NaN or infinity."""
+    meta = read_checkpoint_metadata(path)
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
     for name, value in tensors.items():
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"{path}: tensor '{name}' holds NaN or infinity")

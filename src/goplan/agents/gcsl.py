@@ -77,7 +77,6 @@ class GCSLAgent:
             self.guard.watch({"gcsl_loss": loss}, step)
             if step % c.log_every == 0 or step == self.total_updates:
                 self.guard.check("gcsl training")
-                self.guard.reset()
                 if on_log:
                     on_log("gcsl", step, {"gcsl_loss": float(loss)})
 

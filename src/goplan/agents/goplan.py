@@ -224,7 +224,6 @@ class GOPlanAgent:
         """Host copies of the metrics, after the guard confirmed every update since the last check was
         finite (NumericalError otherwise); adds disc_collapsed (1.0 when D is stuck at one output)."""
         self.guard.check(phase)
-        self.guard.reset()
         values = {k: float(v) for k, v in metrics.items()}
         if "disc_std" in values:
             values["disc_collapsed"] = float(discriminator_collapsed(values["disc_std"], self.cfg.disc_collapse_std))

@@ -20,9 +20,6 @@ class FiniteGuard:
         self.names: list[str] | None = None
         self.first_bad: torch.Tensor | None = None
 
-    def reset(self) -> None:
-        self.names, self.first_bad = None, None
-
     def watch(self, metrics: dict[str, torch.Tensor], step: int) -> None:
         """Record `step` for every metric that is NaN or infinite now and never was before."""
         if not metrics:
@@ -35,7 +32,8 @@ class FiniteGuard:
         self.first_bad = torch.where(bad, torch.full_like(self.first_bad, step), self.first_bad)
 
     def check(self, phase: str) -> None:
-        """Raise NumericalError for the earliest non-finite quantity recorded since the last reset."""
+        """Raise NumericalError for the earliest non-finite quantity recorded since the last check;
+        when all were finite, start a fresh record."""
         if self.first_bad is None:
             return
         first = self.first_bad.cpu().tolist()  # the one synchronisation per logging interval
@@ -44,6 +42,7 @@ class FiniteGuard:
             step = min(s for s, _ in seen)
             names = ", ".join(n for s, n in seen if s == step)
             raise NumericalError(f"{names} became NaN or infinite at {phase} step {step}")
+        self.names, self.first_bad = None, None
 
 
 def require_finite(name: str, tensor: torch.Tensor, where: str) -> None:

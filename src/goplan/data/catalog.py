@@ -7,12 +7,12 @@ work folders) are listed too, as `incomplete`.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goplan.data.dataset import TrajectoryDataset, read_json_object
 from goplan.errors import DatasetError
 
 DEFAULT_DIRS = (("data", True), (".", False))  # (folder, search its subfolders)
@@ -47,15 +47,14 @@ class DatasetEntry:
                 fmt(self.noise, "g"), fmt(self.seed), status)
 
 
-def _read_card(path: Path) -> dict[str, Any] | None:
-    card_path = path.with_suffix(".json")
-    if not card_path.is_file():
+def _json_object_or_none(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file, or None when the file is missing or is not one (listing never fails)."""
+    if not path.is_file():
         return None
     try:
-        card = json.loads(card_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return read_json_object(path, "file")
+    except DatasetError:
         return None
-    return card if isinstance(card, dict) else None
 
 
 def _number(card: dict[str, Any], key: str, kind: type) -> Any:
@@ -63,19 +62,22 @@ def _number(card: dict[str, Any], key: str, kind: type) -> Any:
     return kind(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _fill(entry: "DatasetEntry", facts: dict[str, Any]) -> None:
+    """The task, size, noise and seed that a card or a collection manifest records."""
+    entry.task = str(facts.get("task", MISSING))
+    entry.episodes = _number(facts, "episodes", int)
+    entry.noise = _number(facts, "noise_std", float)
+    entry.seed = _number(facts, "seed", int)
+
+
 def describe_dataset(path: Path, verify: bool = True) -> DatasetEntry:
     """One npz dataset: its card's facts and, with verify, whether its arrays match the card's checksum."""
-    from goplan.data.dataset import TrajectoryDataset
-
     entry = DatasetEntry(path)
-    card = _read_card(path)
+    card = _json_object_or_none(path.with_suffix(".json"))
     if card is not None:
-        entry.task = str(card.get("task", MISSING))
-        entry.episodes = _number(card, "episodes", int)
+        _fill(entry, card)
         entry.transitions = _number(card, "transitions", int)
         entry.success = _number(card, "behaviour_success_rate", float)
-        entry.noise = _number(card, "noise_std", float)
-        entry.seed = _number(card, "seed", int)
     if not verify:
         entry.checksum = STATUS_UNVERIFIED if card is not None else STATUS_NO_CARD
         return entry
@@ -99,16 +101,7 @@ def describe_parts(folder: Path) -> DatasetEntry:
     from goplan.data.collect import CHUNK_RE, MANIFEST_NAME
 
     entry = DatasetEntry(folder, checksum=STATUS_INCOMPLETE)
-    try:
-        manifest = json.loads((folder / MANIFEST_NAME).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-        manifest = {}
-    if not isinstance(manifest, dict):
-        manifest = {}
-    entry.task = str(manifest.get("task", MISSING))
-    entry.episodes = _number(manifest, "episodes", int)
-    entry.noise = _number(manifest, "noise_std", float)
-    entry.seed = _number(manifest, "seed", int)
+    _fill(entry, _json_object_or_none(folder / MANIFEST_NAME) or {})
     chunks = sum(1 for p in folder.iterdir() if CHUNK_RE.fullmatch(p.name))
     entry.detail = f"{chunks} chunks done; rerun the collect command to finish"
     return entry

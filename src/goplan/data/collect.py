@@ -34,12 +34,11 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from goplan.data.dataset import ARRAY_KEYS, TrajectoryDataset
+from goplan.data.dataset import ARRAY_KEYS, TrajectoryDataset, read_json_object
 from goplan.errors import ConfigError, DatasetError, TaskError
 from goplan.tasks.registry import TaskSpec, get_task
 
 DEFAULT_NOISE_STD = 0.2
-DEFAULT_NUM_ENVS = 1000  # chunk size of the numpy-vectorised tasks (see sizes.default_chunk_episodes)
 DEFAULT_EVAL_EPISODES = 200
 ACTION_LIMIT = 1.0
 GENERATOR = "goplan collect"
@@ -262,12 +261,10 @@ class _ChunkStore:
         if not manifest_path.exists():
             raise DatasetError(f"{d}: work folder without {MANIFEST_NAME}; delete the folder to start over")
         try:
-            saved = json.loads(manifest_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-            raise DatasetError(
-                f"{manifest_path}: unreadable ({type(exc).__name__}); delete {d} to start over") from None
-        if not isinstance(saved, dict):
-            raise DatasetError(f"{manifest_path}: not a JSON object; delete {d} to start over")
+            saved = read_json_object(manifest_path, "collection manifest")
+        except DatasetError as exc:
+            why = str(exc).removeprefix(f"{manifest_path}: ")
+            raise DatasetError(f"{manifest_path}: unreadable ({why}); delete {d} to start over") from None
         diffs = [f"{k}={saved.get(k)!r} (now {v!r})" for k, v in self.manifest.items() if saved.get(k) != v]
         if diffs:
             raise ConfigError(f"{manifest_path}: the unfinished collection there was made with {', '.join(diffs)}; "

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from goplan.data.dataset import ARRAY_KEYS, TrajectoryDataset
-from goplan.errors import DatasetError
+from goplan.errors import DatasetError, first_line
 
 HDF5_SUFFIXES = (".h5", ".hdf5")
 CARD_ATTR = "goplan_card"
@@ -84,8 +84,7 @@ def load_hdf5(path: str | os.PathLike) -> TrajectoryDataset:
     except DatasetError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DatasetError(f"{path}: not a readable HDF5 dataset ({first})") from None
+        raise DatasetError(f"{path}: not a readable HDF5 dataset ({first_line(exc)})") from None
     try:
         return TrajectoryDataset(**arrays, card=card)
     except DatasetError as exc:

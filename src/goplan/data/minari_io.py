@@ -30,7 +30,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from goplan.data.dataset import TrajectoryDataset, read_json_object
-from goplan.errors import ConfigError, DatasetError
+from goplan.errors import ConfigError, DatasetError, first_line
 
 ROOT_ENV = "MINARI_DATASETS_PATH"
 DEFAULT_ROOT = Path("~") / ".minari" / "datasets"  # Minari's own default
@@ -48,11 +48,6 @@ ACTION_LOW, ACTION_HIGH = -1.0, 1.0
 OBS_DTYPE = np.float32
 # cards of exported datasets: these describe the npz file and are recomputed when one is saved again
 FILE_CARD_KEYS = ("sha256",)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def minari_root(root: str | os.PathLike | None = None) -> Path:
@@ -163,7 +158,7 @@ def export_minari(dataset: TrajectoryDataset, dataset_id: str, root: str | os.Pa
             minari_ds.storage.update_metadata({CARD_KEY: json.dumps(card, sort_keys=True)})
     except Exception as exc:  # noqa: BLE001 - Minari and h5py raise many types; none may leave half a dataset
         shutil.rmtree(folder, ignore_errors=True)
-        raise DatasetError(f"{folder}: could not write the Minari dataset ({_first_line(exc)})") from None
+        raise DatasetError(f"{folder}: could not write the Minari dataset ({first_line(exc)})") from None
     return folder
 
 
@@ -231,7 +226,7 @@ def import_minari(source: str | os.PathLike, root: str | os.PathLike | None = No
         raise
     except Exception as exc:  # noqa: BLE001 - h5py/Minari raise OSError, KeyError, AssertionError, ...
         where = hdf5 if hdf5.is_file() else data
-        raise DatasetError(f"{where}: not a readable Minari dataset ({_first_line(exc)})") from None
+        raise DatasetError(f"{where}: not a readable Minari dataset ({first_line(exc)})") from None
     if total <= 0:
         raise DatasetError(f"{data}: the Minari dataset holds no episodes")
     obs = _stack(episodes, lambda ep: ep["observations"][OBS_KEY], "observation", data)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from goplan.agents.checkpoint import read_checkpoint_metadata
 from goplan.agents.gcsl import GCSLAgent
 from goplan.agents.goplan import GOPlanAgent
 from goplan.config import GOPlanConfig, config_from_dict, make_config, save_config
@@ -108,10 +109,7 @@ def _checkpoint_note(run_dir: Path) -> str:
     path = run_dir / CHECKPOINT
     if not path.exists():
         return f"no checkpoint had been written yet in {run_dir}"
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        counters = json.loads((f.metadata() or {}).get("goplan", "{}")).get("counters", {})
+    counters = read_checkpoint_metadata(path)["counters"]
     where = ", ".join(f"{k}={v}" for k, v in counters.items() if k in ("pretrain_updates", "rounds", "updates"))
     return f"the last good checkpoint is kept: {path} ({where})"
 
@@ -203,10 +201,7 @@ def load_agent(run_dir: str | Path, device: str | None = None):
     path = Path(run_dir)
     if path.is_dir():
         path = path / FINAL if (path / FINAL).exists() else path / CHECKPOINT
-    from goplan.agents.checkpoint import load_checkpoint
-
-    _, meta = load_checkpoint(path)
-    algo = meta.get("algorithm")
+    algo = read_checkpoint_metadata(path)["algorithm"]
     if algo not in ALGORITHMS:
         raise CheckpointError(f"{path}: unknown algorithm '{algo}' in checkpoint")
     return ALGORITHMS[algo].load(path, device=device)
