@@ -56,7 +56,7 @@ def _cmd_collect(args) -> None:
     out = Path(args.out) if args.out else Path(DEFAULT_DATA_DIR) / f"{name}-seed{args.seed}.npz"
     work = parts_dir(out.with_suffix(".npz"))
     if work.is_dir():
-        print(f"resuming from the finished chunks in {work}", file=sys.stderr)
+        print(f"resuming from the finished chunks in {work}")
     started = time.perf_counter()
     ds = collect_to_file(name, out, episodes=args.episodes, seed=args.seed, noise_std=args.noise,
                          workers=args.workers, chunk_episodes=args.chunk, progress=not args.quiet,
