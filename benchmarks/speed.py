@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py --json benchmarks/results/cpu.json [--device cpu|cuda|auto] [--quick]
         [--with-reference-style | --no-with-reference-style] [--diagnostics] [--threads N] [--seed S]
+        [--precision fp32|bf16]
 
 Measures planner calls per second for one state (GOPlan2 control rate), planned states per second for
 1024 states in one call, intra/inter reanalysis trajectories per second, pretraining and finetuning
@@ -268,6 +269,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "(what-if measurement for the large-batch planner; adds a minute or two on CPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="goplan's plan_precision and train_precision (the reference style always runs fp32)")
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
@@ -294,7 +297,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     task = synthetic_task()
     data = synthetic_dataset(seed=args.seed)
     cfg = make_config("paper", {"num_dynamics": NUM_DYNAMICS, "device": str(dev), "seed": args.seed,
-                                "uncertainty_threshold": 1e9})
+                                "uncertainty_threshold": 1e9, "plan_precision": args.precision,
+                                "train_precision": args.precision})
     agent = GOPlanAgent(task, cfg, device=str(dev))
     agent.set_dataset(data)
     sizes = {"state": STATE_DIM, "goal": GOAL_DIM, "action": ACT_DIM, "hidden": cfg.hidden_dim,
@@ -572,6 +576,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": "python " + " ".join(sys.argv) if argv is None else f"main({argv!r})",
         "quick": args.quick,
+        "precision": args.precision,
         "sizes": sizes,
         "matmul_gflops": peak,
         "planning_floor": floor,
@@ -621,7 +626,7 @@ def print_table(out: dict[str, Any]) -> None:
         print(f"{label:32s} {ours:12.3f} {(f'{rsv:12.3f}' if rsv else f'{chr(45):>12s}')} "
               f"{(f'{r:10.2f}' if r else f'{chr(45):>10s}')} {x_spec} {x_rs}")
     print(f"peak memory {out['peak_mem_mb']:.0f} MB; device {out['device']}; torch {out['torch_version']}; "
-          f"threads {out['threads']}")
+          f"threads {out['threads']}; precision {out['precision']}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from torch import nn
 
 from goplan.agents.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
 from goplan.agents.guards import FiniteGuard
-from goplan.agents.goplan import resolve_device
+from goplan.agents.goplan import adam, resolve_device
 from goplan.config import GOPlanConfig, config_from_dict, make_config
 from goplan.data.dataset import TrajectoryDataset
 from goplan.data.relabel import sample_relabelled
@@ -35,7 +35,7 @@ class GCSLAgent:
         self.state_norm = Normalizer(t.obs_dim).to(self.device)
         self.goal_norm = Normalizer(t.goal_dim).to(self.device)
         self.policy = mlp(t.obs_dim + t.goal_dim, c.hidden_dim, t.act_dim, c.num_layers).to(self.device)
-        self.opt = torch.optim.Adam(self.policy.parameters(), lr=c.lr)
+        self.opt = adam(self.policy.parameters(), c.lr, c)
         self.updates = 0
         self.guard = FiniteGuard()  # NaN / infinity in the loss stops the run
         self.tensors: tuple[torch.Tensor, ...] | None = None

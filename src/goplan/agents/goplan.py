@@ -20,7 +20,7 @@ from goplan.data.relabel import sample_relabelled
 from goplan.errors import CheckpointError, ConfigError, GOPlanError
 from goplan.models import (
     Discriminator, DynamicsEnsemble, Generator, Normalizer, ValueFunction, advantage_weight, discriminator_loss,
-    generator_loss,
+    generator_loss, matmul_precision,
 )
 from goplan.planner import Planner, PlannerSettings
 from goplan.reanalysis import DeviceTrajectories, ReanalysisContext, TransitionBuffer, inter_reanalysis, intra_reanalysis
@@ -41,6 +41,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def adam(params, lr: float, cfg: GOPlanConfig) -> torch.optim.Adam:
+    """Adam with the config's implementation choice (fused_adam: one kernel per step)."""
+    return torch.optim.Adam(params, lr=lr, fused=True if cfg.fused_adam else None)
+
+
 class GOPlanAgent:
     algorithm = "goplan"
 
@@ -56,14 +61,15 @@ class GOPlanAgent:
         self.discriminator = Discriminator(s_dim, g_dim, a_dim, c.hidden_dim, c.num_layers, c.disc_clip).to(self.device)
         self.value = ValueFunction(s_dim, g_dim, c.hidden_dim, c.num_layers).to(self.device)
         self.dynamics = DynamicsEnsemble(s_dim, a_dim, c.dynamics_hidden_dim, c.num_layers, c.num_dynamics).to(self.device)
-        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=c.lr)
-        self.disc_opt = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr)
-        self.value_opt = torch.optim.Adam(self.value.net.parameters(), lr=c.value_lr)
-        self.dynamics_opt = torch.optim.Adam(self.dynamics.parameters(), lr=c.dynamics_lr)
+        self.policy_opt = adam(self.policy.parameters(), c.lr, c)
+        self.disc_opt = adam(self.discriminator.parameters(), c.lr, c)
+        self.value_opt = adam(self.value.net.parameters(), c.value_lr, c)
+        self.dynamics_opt = adam(self.dynamics.parameters(), c.dynamics_lr, c)
         self.policy.eval()
         self.planner = Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
                                PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
-                                               c.plan_cpu_max_rows if self.device.type == "cpu" else 0))
+                                               c.plan_cpu_max_rows if self.device.type == "cpu" else 0,
+                                               c.plan_precision))
         self.buffer = TransitionBuffer(c.reanalysis_buffer_size, s_dim, a_dim, g_dim, self.device,
                                        c.reanalysis_sampling)
         self.data: DeviceTrajectories | None = None
@@ -96,8 +102,10 @@ class GOPlanAgent:
         r = self.task.reward(self.task.phi(s_next), g)
         sn, sn_next, gn = self.state_norm(s), self.state_norm(s_next), self.goal_norm(g)
         out: dict[str, torch.Tensor] = {}
+        low = lambda: matmul_precision(self.device, c.train_precision)  # noqa: E731  (policy, D, dynamics)
         if train_dynamics:
-            dyn_loss = self.dynamics.loss(sn, a, sn_next)
+            with low():
+                dyn_loss = self.dynamics.loss(sn, a, sn_next).float()
             self.dynamics_opt.zero_grad(set_to_none=True)
             dyn_loss.backward()
             self.dynamics_opt.step()
@@ -114,17 +122,19 @@ class GOPlanAgent:
         # advantage-weighted CGAN: D on real and generated actions in one batch, then pi (fresh noise)
         # against the updated D
         self.policy.train()
-        with torch.no_grad():
+        with torch.no_grad(), low():
             fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
-        d_both = self.discriminator(torch.cat([js, js]), torch.cat([a, fake]), torch.cat([jg, jg]))
+        with low():
+            d_both = self.discriminator(torch.cat([js, js]), torch.cat([a, fake.float()]), torch.cat([jg, jg]))
         d_real, d_fake_old = d_both.chunk(2)
         d_loss = discriminator_loss(d_real, d_fake_old, w, c.scale_fake_by_weight)
         self.disc_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         self.disc_opt.step()
-        fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
+        with low():
+            fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
+            d_fake = self.discriminator(js, fake, jg)
         self.policy.eval()
-        d_fake = self.discriminator(js, fake, jg)
         g_loss = generator_loss(d_fake)
         self.policy_opt.zero_grad(set_to_none=True)
         g_loss.backward()

@@ -30,7 +30,8 @@ class Discriminator(nn.Module):
         self.net = mlp(state_dim + act_dim + goal_dim, hidden, 1, layers, act=nn.LeakyReLU)
 
     def forward(self, s: torch.Tensor, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        d = torch.sigmoid(self.net(torch.cat([s, a, g], dim=-1)).squeeze(-1))
+        # sigmoid and clip in fp32 even under bf16 autocast: in bf16, 1 - 1e-4 rounds to 1 and log(1 - D) to -inf
+        d = torch.sigmoid(self.net(torch.cat([s, a, g], dim=-1)).squeeze(-1).float())
         return d.clamp(self.clip, 1.0 - self.clip)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from goplan.models import DynamicsEnsemble, Generator, Normalizer
+from goplan.models import DynamicsEnsemble, Generator, Normalizer, matmul_precision
 from goplan.tasks.registry import TaskSpec
 
 
@@ -25,6 +25,7 @@ class PlannerSettings:
     kappa: float
     noise_dim: int
     max_rows: int = 0  # rollout rows (states * C * H) planned per batch; 0 = all at once
+    precision: str = "fp32"  # matrix precision of the rollouts: fp32 or bf16 (goplan/models/precision.py)
 
 
 class Planner:
@@ -48,7 +49,11 @@ class Planner:
     @torch.no_grad()
     def candidate_returns(self, s_norm: torch.Tensor, g_raw: torch.Tensor,
                           generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """First actions (B, C, A) and their mean imagined returns R (B, C)."""
+        """First actions (B, C, A; bf16 with plan precision bf16) and their mean imagined returns R (B, C)."""
+        with self.precision():
+            return self._candidate_returns(s_norm, g_raw, generator)
+
+    def _candidate_returns(self, s_norm, g_raw, generator):
         st = self.settings
         b, c, h = s_norm.shape[0], st.candidates, st.copies
         g_norm = self.goal_norm(g_raw)
@@ -79,8 +84,13 @@ class Planner:
                               for i in range(0, s_norm.shape[0], step)])
         return self._plan(s_norm, g_raw, generator)
 
+    def precision(self):
+        """The context the planner's network evaluations run in (fp32, or bf16 matrix units)."""
+        return matmul_precision(self.state_norm.mean.device, self.settings.precision)
+
     def _plan(self, s_norm: torch.Tensor, g_raw: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         first, returns = self.candidate_returns(s_norm, g_raw, generator)
+        first = first.float()
         # exp(kappa R_c) / sum exp(kappa R_c), computed with the max subtracted (softmax)
         weights = torch.softmax(self.settings.kappa * returns, dim=1)
         return (weights.unsqueeze(-1) * first).sum(dim=1)

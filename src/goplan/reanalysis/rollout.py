@@ -48,7 +48,8 @@ def imagine(planner: Planner, dynamics: DynamicsEnsemble, s0: torch.Tensor, g_ra
             break
         g = g_raw[active]
         a = planner.plan(s, g, generator)
-        preds = dynamics.all_members(s, a)  # (N, B_active, S)
+        with planner.precision():
+            preds = dynamics.all_members(s, a).float()  # (N, B_active, S)
         unc = dynamics.disagreement(preds)
         if transition == "mean":
             s_next = preds.mean(0)

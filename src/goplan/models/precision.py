@@ -1,0 +1,21 @@
+"""Matrix precision of the networks: fp32, or bf16 matrix units through torch.autocast.
+
+With "bf16", matrix multiplications (linear layers, the ensemble's batched matmuls) run in bfloat16
+while everything around them stays fp32: states are advanced as s + residual in fp32, rewards are
+computed in fp32 raw goal space, losses and optimiser state are fp32, and the value network (whose
+output enters exp(beta * A) with beta = 60) always runs in fp32.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def matmul_precision(device: torch.device, precision: str):
+    """A context in which the networks' matrix products run at `precision` on `device`."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
