@@ -26,6 +26,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/speed.py --json benchmarks/results/cpu.json
+	$(PY) benchmarks/speed.py --json benchmarks/results/cpu_bf16.json --precision bf16
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

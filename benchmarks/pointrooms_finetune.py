@@ -1,12 +1,19 @@
 """Diagnostic: finetuning on PointRooms with the learned ensemble or with the true physics.
 
-From one pretrained agent (the demo's data and `cpu` preset, cached in --cache), run the reanalysis and
-finetuning rounds with B_re sampled by trajectory or by transition. The dynamics that reanalysis and
-the planner step in are either the learned ensemble or the true PointRooms physics. The true physics
-has no disagreement, so nothing is filtered as uncertain. It prints the policy's return after every
-round (100 evaluation episodes), and the fraction of each reanalysis case.
+From one pretrained agent (the demo's data and `cpu` preset with optional `--set key=value` overrides,
+cached in --cache), run the reanalysis and finetuning rounds with B_re sampled by trajectory or by
+transition. The dynamics that reanalysis and the planner step in are either the learned ensemble or
+the true PointRooms physics. The true physics has no disagreement, so nothing is filtered as
+uncertain. It prints the policy's return after every round, and the fraction of each reanalysis case.
+
+`--diagnose` first prints where the pretrained policy fails: the return of the noise-free behaviour
+policy (the ceiling), the policy's success rate and mean first-success step, where failed episodes
+end, and how much the policy's action varies with its noise z at three start/goal pairs that need a
+way around the walls (the planner can only choose among the actions the prior proposes). `--gcsl`
+also trains the GCSL baseline with the same settings and data and prints its return.
 
     python benchmarks/pointrooms_finetune.py --model true --sampling transition --seed 0
+    python benchmarks/pointrooms_finetune.py --model learned --set lr=1e-3 --diagnose --gcsl
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from goplan.agents.gcsl import GCSLAgent
 from goplan.agents.goplan import GOPlanAgent
 from goplan.config import make_config
 from goplan.data.collect import collect
@@ -61,18 +69,64 @@ def use_true_physics(agent: GOPlanAgent) -> None:
     dyn.sample_next = lambda s, a, generator=None: step(s, a)
 
 
-def pretrained(seed: int, cache: Path) -> tuple[Path, TrajectoryDataset]:
+def pretrained(seed: int, cache: Path, overrides: list[str]) -> tuple[Path, TrajectoryDataset]:
     cache.mkdir(parents=True, exist_ok=True)
-    data_path, ckpt = cache / f"rooms_seed{seed}.npz", cache / f"pretrained_seed{seed}.safetensors"
+    tag = "".join(f"_{o.replace('=', '-')}" for o in overrides)
+    data_path, ckpt = cache / f"rooms_seed{seed}.npz", cache / f"pretrained_seed{seed}{tag}.safetensors"
     if not data_path.exists():
         collect(TASK, EPISODES, seed, detour_prob=DETOUR_PROB, naive_prob=NAIVE_PROB, progress=False).save(data_path)
     data = TrajectoryDataset.load(data_path)
     if not ckpt.exists():
         torch.manual_seed(seed)
-        agent = GOPlanAgent(TASK, make_config(PRESET, {"seed": seed}), device="cpu")
+        agent = GOPlanAgent(TASK, make_config(PRESET, [*overrides, f"seed={seed}"]), device="cpu")
         agent.fit(data, progress=False, stop_after_pretrain=True)
         agent.save(ckpt, with_buffer=True)
     return ckpt, data
+
+
+# start/goal pairs on opposite sides of the walls: the straight line runs into them
+DETOUR_PAIRS = (((3.0, 3.0), (-3.0, -3.0)), ((0.65, -0.65), (-2.0, 2.0)), ((2.0, -3.0), (-2.0, 3.0)))
+Z_SAMPLES = 500
+WALL_CONTACT = 0.05  # a final position this close to a wall's blocked box counts as resting against it
+
+
+def rollout_rewards(policy, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rewards (episodes, T) and final positions of a policy(obs) -> actions on PointRooms."""
+    env = point.PointVecEnv(episodes, rooms=True, seed=seed)
+    obs = env.reset(seed=seed)
+    rewards = np.zeros((episodes, point.MAX_STEPS))
+    for t in range(point.MAX_STEPS):
+        obs, rewards[:, t] = env.step(policy(obs))
+    return rewards, obs["achieved_goal"]
+
+
+def failures(name: str, agent, episodes: int, seed: int) -> None:
+    """Return, success and where the failed episodes of an agent's policy end."""
+    rewards, final = rollout_rewards(lambda o: agent.act(o["observation"], o["desired_goal"]), episodes, seed)
+    reached = rewards.any(axis=1)
+    first = np.where(reached, rewards.argmax(axis=1), point.MAX_STEPS)
+    print(f"{name}: return {rewards.sum(1).mean():.2f}, success {reached.mean():.2f}, mean first "
+          f"success at step {first.mean():.2f}; {int((~reached).sum())} episodes never reach their goal")
+    ax, ay = np.abs(final[~reached, 0]), np.abs(final[~reached, 1])
+    near = WALL_CONTACT
+    at_wall = (((ax < point.BLOCK_LONG + near) & (ay < point.BLOCK_SHORT + near))
+               | ((ax < point.BLOCK_SHORT + near) & (ay < point.BLOCK_LONG + near)))
+    corner = (np.abs(ax - point.BLOCK_SHORT) < near) & (np.abs(ay - point.BLOCK_SHORT) < near)
+    print(f"  of those, {int(at_wall.sum())} end against a wall, {int(corner.sum())} of them in an inner corner "
+          f"(|x| = |y| = {point.BLOCK_SHORT:.2f})")
+
+
+def diagnose(agent: GOPlanAgent, episodes: int, seed: int) -> None:
+    oracle, _ = rollout_rewards(point.rooms_policy, episodes, seed)
+    print(f"noise-free behaviour policy: return {oracle.sum(1).mean():.2f}, mean first success at step "
+          f"{np.where(oracle.any(1), oracle.argmax(1), point.MAX_STEPS).mean():.2f}")
+    failures("pretrained policy (z = 0)", agent, episodes, seed)
+    for start, goal in DETOUR_PAIRS:
+        s = np.tile(np.asarray(start, np.float32), (Z_SAMPLES, 1))
+        g = np.tile(np.asarray(goal, np.float32), (Z_SAMPLES, 1))
+        acts = agent.act(s, g, deterministic=False)
+        print(f"  action at {start} toward {goal}: z = 0 gives {np.round(agent.act(s[0], g[0]), 2)}, "
+              f"random z: mean {np.round(acts.mean(0), 2)}, std {np.round(acts.std(0), 3)}")
 
 
 def main() -> None:
@@ -82,15 +136,31 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rounds", type=int, default=None, help="default: the preset's")
     p.add_argument("--cache", default="runs/pointrooms_finetune", help="folder for the dataset and pretrained agent")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="settings over the cpu preset")
+    p.add_argument("--episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes")
+    p.add_argument("--diagnose", action="store_true", help="first print where the pretrained policy fails")
+    p.add_argument("--gcsl", action="store_true", help="also train and evaluate GCSL with the same settings")
     args = p.parse_args()
-    ckpt, data = pretrained(args.seed, Path(args.cache))
+    ckpt, data = pretrained(args.seed, Path(args.cache), args.set)
+    eval_seed = args.seed + EVAL_SEED_OFFSET
+    if args.gcsl:
+        torch.manual_seed(args.seed)
+        gcsl = GCSLAgent(TASK, make_config(PRESET, [*args.set, f"seed={args.seed}"]), device="cpu")
+        gcsl.fit(data, progress=False)
+        print(f"GCSL{''.join(' ' + o for o in args.set)}: return {evaluate(gcsl, args.episodes, 'policy', seed=eval_seed)['return_mean']:.2f}",
+              flush=True)
+        if args.diagnose:
+            failures("GCSL", gcsl, args.episodes, eval_seed)
     agent = GOPlanAgent.load(ckpt, device="cpu")
     agent.cfg.reanalysis_sampling = agent.buffer.sampling = args.sampling
     agent.set_dataset(data, fit_normalizers=False)
     if args.model == "true":
         use_true_physics(agent)
-    ev = lambda: evaluate(agent, EVAL_EPISODES, "policy", seed=args.seed + EVAL_SEED_OFFSET)["return_mean"]  # noqa: E731
-    print(f"model={args.model} sampling={args.sampling} seed={args.seed}: pretrained return {ev():.2f}", flush=True)
+    if args.diagnose:
+        diagnose(agent, args.episodes, eval_seed)
+    ev = lambda: evaluate(agent, args.episodes, "policy", seed=eval_seed)["return_mean"]  # noqa: E731
+    print(f"model={args.model} sampling={args.sampling} seed={args.seed}{''.join(' ' + o for o in args.set)}: pretrained return "
+          f"{ev():.2f}", flush=True)
     for rnd in range(1, (args.rounds or agent.cfg.finetune_rounds) + 1):
         stats = agent.reanalyse()
         for _ in range(agent.cfg.finetune_updates):

@@ -58,7 +58,7 @@ REFERENCE = {
 
 # Run lengths per device: (warm-up, repeats) or trajectory counts.
 PLANS = {
-    "cpu": dict(pretrain=(2, 8), finetune=(2, 6), plan_b1=(2, 10), plan_big=(0, 1), intra_n=16, inter_n=4,
+    "cpu": dict(pretrain=(2, 8), finetune=(2, 6), plan_b1=(2, 10), plan_big=(0, 1), intra_n=80, inter_n=20,
                 ref_intra=4, ref_inter=1, matmul=10),
     "cpu-quick": dict(pretrain=(1, 3), finetune=(1, 3), plan_b1=(1, 4), plan_big=(0, 1), intra_n=8, inter_n=2,
                       ref_intra=2, ref_inter=1, matmul=4),
@@ -143,13 +143,13 @@ def peak_mem_mb(dev: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def matmul_gflops(dev: torch.device, rows: int, repeats: int) -> dict[str, float]:
-    """fp32 rate of (rows x 512) @ (512 x 512) into a preallocated output, the hidden-layer shape.
+def matmul_gflops(dev: torch.device, rows: int, repeats: int, dtype: torch.dtype = torch.float32) -> dict[str, float]:
+    """Rate of (rows x 512) @ (512 x 512) in `dtype` into a preallocated output, the hidden-layer shape.
     Returns the best and the median over repeats: other processes can only slow a run down, so the
     best repeat is the machine's rate and the one the arithmetic floor uses."""
-    x = torch.randn(rows, 512, device=dev)
-    w = torch.randn(512, 512, device=dev)
-    o = torch.empty(rows, 512, device=dev)
+    x = torch.randn(rows, 512, device=dev, dtype=dtype)
+    w = torch.randn(512, 512, device=dev, dtype=dtype)
+    o = torch.empty(rows, 512, device=dev, dtype=dtype)
     inner = max(1, (1 << 22 if dev.type == "cuda" else 8192) // rows)
 
     def block():
@@ -166,8 +166,8 @@ def matmul_gflops(dev: torch.device, rows: int, repeats: int) -> dict[str, float
 MATMUL_ROWS = (200, 1600, 4096)
 
 
-def matmul_rates(dev: torch.device, repeats: int) -> dict[str, dict[str, float]]:
-    return {str(rows): matmul_gflops(dev, rows, repeats) for rows in MATMUL_ROWS}
+def matmul_rates(dev: torch.device, repeats: int, dtype: torch.dtype = torch.float32) -> dict[str, dict[str, float]]:
+    return {str(rows): matmul_gflops(dev, rows, repeats, dtype) for rows in MATMUL_ROWS}
 
 
 def mlp_macs(dims: list[int]) -> int:
@@ -188,18 +188,22 @@ def plan_flops(cfg, members_per_row: int = 1) -> dict[str, float]:
 
 def pretrain_flops(cfg) -> dict[str, float]:
     """Multiply-adds of one pretraining update (GOPlanAgent.update with train_dynamics=True), per sample,
-    counting a backward pass as twice its forward: dynamics fwd+bwd (N members); value twice without
-    grad for the advantage; policy forward for the discriminator step; discriminator real+fake fwd+bwd;
-    policy and discriminator fwd+bwd for the generator step; value target forward and fwd+bwd."""
+    counting a full backward pass as twice its forward and one that needs only input gradients as once:
+    dynamics fwd+bwd (N members); V on s (kept for the loss) and on s', and the target on s'; V's
+    backward; the policy forward for the discriminator step; the discriminator on real and fake actions,
+    fwd+bwd; the policy fwd+bwd and the discriminator fwd + input-gradient bwd for the generator step."""
     hid, layers, n = cfg.hidden_dim, cfg.num_layers, cfg.num_dynamics
     h = [hid] * (layers - 1)
     policy = mlp_macs([STATE_DIM + GOAL_DIM + cfg.noise_dim] + h + [ACT_DIM])
     disc = mlp_macs([STATE_DIM + ACT_DIM + GOAL_DIM] + h + [1])
     value = mlp_macs([STATE_DIM + GOAL_DIM] + h + [1])
     dyn = mlp_macs([STATE_DIM + ACT_DIM] + [cfg.dynamics_hidden_dim] * (layers - 1) + [STATE_DIM])
-    per_sample = 3 * n * dyn + 2 * value + policy + 2 * 3 * disc + 3 * policy + 3 * disc + value + 3 * value
+    value_passes = 3 + 2
+    per_sample = 3 * n * dyn + value_passes * value + policy + 2 * 3 * disc + 3 * policy + 2 * disc
     macs = per_sample * cfg.batch_size
-    return {"macs_per_sample": per_sample, "macs": macs, "flops": 2.0 * macs}
+    # the value network always runs in fp32 (goplan/models/precision.py); the rest follows train_precision
+    value_flops = 2.0 * value_passes * value * cfg.batch_size
+    return {"macs_per_sample": per_sample, "macs": macs, "flops": 2.0 * macs, "value_flops": value_flops}
 
 
 class CountingPlanner:
@@ -499,6 +503,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     pf = pretrain_flops(cfg)
     floor.update(pretrain_flops_per_update=pf["flops"], floor_pretrain_updates_per_s=peak * 1e9 / pf["flops"],
                  fraction_of_floor_pretrain=pre_rate * pf["flops"] / (peak * 1e9))
+    if args.precision == "bf16":
+        # the same floors at the machine's bf16 matmul rate (the value network's share stays fp32)
+        bf_runs = [matmul_rates(dev, plan["matmul"], torch.bfloat16) for _ in range(2)]
+        peak_bf = max(v["best"] for run in bf_runs for v in run.values())
+        bf_plan_s = fl["flops"] / (peak_bf * 1e9)
+        bf_pre_s = pf["value_flops"] / (peak * 1e9) + (pf["flops"] - pf["value_flops"]) / (peak_bf * 1e9)
+        floor.update(matmul_gflops_bf16=peak_bf, matmul_runs_bf16=bf_runs, floor_plans_per_s_bf16=1.0 / bf_plan_s,
+                     fraction_of_bf16_floor_b1=plan_hz * bf_plan_s, fraction_of_bf16_floor_b1024=big_rate * bf_plan_s,
+                     floor_pretrain_updates_per_s_bf16=1.0 / bf_pre_s, fraction_of_bf16_floor_pretrain=pre_rate * bf_pre_s)
+        log(f"bf16 matmul {peak_bf:.1f} GFLOP/s: planning floor {1.0 / bf_plan_s:.2f} plans/s (achieved "
+            f"{plan_hz * bf_plan_s:.0%} at 1 state, {big_rate * bf_plan_s:.0%} at 1024); pretraining floor "
+            f"{1.0 / bf_pre_s:.2f} updates/s (achieved {pre_rate * bf_pre_s:.0%})")
     if "plans_per_s_b1024_chunked" in diagnostics:
         floor["fraction_of_floor_b1024_chunked"] = diagnostics["plans_per_s_b1024_chunked"] * floor_s
     log(f"planning floor: {fl['flops'] / 1e9:.2f} GFLOP per plan at {peak:.1f} GFLOP/s -> "

@@ -286,3 +286,14 @@ def test_real_buffer_round_trips(tmp_path):
     dataset = load_wgcsl_buffer(REAL_BUFFER)
     again = load_wgcsl_buffer(save_wgcsl_buffer(dataset, tmp_path / "buffer.pkl"))
     assert again.checksum() == dataset.checksum()
+
+
+def test_persistent_id_pickle_is_one_line_error(tmp_path):
+    """A pickle asking for a persistent object: pickle's own message spans two lines; ours is one
+    (found by tests/test_fuzz.py)."""
+    path = tmp_path / "persid.pkl"
+    path.write_bytes(b"Pobject-outside-the-file\n.")
+    with pytest.raises(DatasetError) as info:
+        load_wgcsl_buffer(path)
+    message = str(info.value)
+    assert "\n" not in message and "persid.pkl" in message and "UnpicklingError" in message

@@ -131,13 +131,19 @@ class GOPlanAgent:
         self.disc_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         self.disc_opt.step()
-        with low():
-            fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
-            d_fake = self.discriminator(js, fake, jg)
-        self.policy.eval()
-        g_loss = generator_loss(d_fake)
-        self.policy_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
+        # pi's step back-propagates through D to pi's weights; D's own weight gradients would be
+        # thrown away, so they are not computed
+        self.discriminator.requires_grad_(False)
+        try:
+            with low():
+                fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
+                d_fake = self.discriminator(js, fake, jg)
+            self.policy.eval()
+            g_loss = generator_loss(d_fake)
+            self.policy_opt.zero_grad(set_to_none=True)
+            g_loss.backward()
+        finally:
+            self.discriminator.requires_grad_(True)
         self.policy_opt.step()
 
         # value function (Eq. 6) with its target network

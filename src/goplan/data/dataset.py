@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from goplan.errors import DatasetError
+from goplan.errors import DatasetError, first_line
 
 ARRAY_KEYS = ("observations", "achieved_goals", "desired_goals", "actions")
 ZIP_MAGIC = b"PK\x03\x04"  # every npz archive starts with a zip local-file header
@@ -184,7 +184,7 @@ class TrajectoryDataset:
         except DatasetError:
             raise
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError, ValueError) as exc:
-            raise DatasetError(f"{path}: not a readable npz dataset ({type(exc).__name__}: {exc})") from None
+            raise DatasetError(f"{path}: not a readable npz dataset ({first_line(exc)})") from None
         for k, arr in arrays.items():
             if arr.dtype.kind not in "iuf":  # integers and real floats; not bool, complex, strings
                 raise DatasetError(f"{path}: array '{k}' is not numeric (dtype {arr.dtype})")

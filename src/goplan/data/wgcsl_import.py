@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from goplan.data.dataset import TrajectoryDataset
-from goplan.errors import DatasetError
+from goplan.errors import DatasetError, first_line
 
 SOURCE_FORMAT = "wgcsl-buffer-pkl"
 
@@ -109,7 +109,7 @@ def _unpickle_numeric(data: bytes, source: str) -> Any:
         # bytes are not a well-formed pickle (truncated, corrupt, wrong arguments): UnpicklingError,
         # EOFError, ValueError, TypeError, MemoryError, ... all mean the same to the user.
         raise DatasetError(
-            f"{source}: not a readable WGCSL buffer pickle ({type(exc).__name__}: {exc})"
+            f"{source}: not a readable WGCSL buffer pickle ({first_line(exc)})"
         ) from None
 
 
