@@ -137,6 +137,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=None, help="default: the preset's")
     p.add_argument("--cache", default="runs/pointrooms_finetune", help="folder for the dataset and pretrained agent")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="settings over the cpu preset")
+    p.add_argument("--ft", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="settings for the reanalysis and finetuning rounds only (those read while they run, "
+                        "e.g. inter_goal, uncertainty_threshold, intra_per_round)")
     p.add_argument("--episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes")
     p.add_argument("--diagnose", action="store_true", help="first print where the pretrained policy fails")
     p.add_argument("--gcsl", action="store_true", help="also train and evaluate GCSL with the same settings")
@@ -152,6 +155,9 @@ def main() -> None:
         if args.diagnose:
             failures("GCSL", gcsl, args.episodes, eval_seed)
     agent = GOPlanAgent.load(ckpt, device="cpu")
+    if args.ft:
+        agent.cfg = make_config(agent.cfg.preset, [f"{k}={v}" for k, v in agent.cfg.to_dict().items()
+                                                   if k != "preset"] + args.ft)
     agent.cfg.reanalysis_sampling = agent.buffer.sampling = args.sampling
     agent.set_dataset(data, fit_normalizers=False)
     if args.model == "true":
@@ -159,7 +165,8 @@ def main() -> None:
     if args.diagnose:
         diagnose(agent, args.episodes, eval_seed)
     ev = lambda: evaluate(agent, args.episodes, "policy", seed=eval_seed)["return_mean"]  # noqa: E731
-    print(f"model={args.model} sampling={args.sampling} seed={args.seed}{''.join(' ' + o for o in args.set)}: pretrained return "
+    print(f"model={args.model} sampling={args.sampling} seed={args.seed}{''.join(' ' + o for o in args.set + args.ft)}: "
+          f"pretrained return "
           f"{ev():.2f}", flush=True)
     for rnd in range(1, (args.rounds or agent.cfg.finetune_rounds) + 1):
         stats = agent.reanalyse()

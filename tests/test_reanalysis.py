@@ -139,3 +139,19 @@ def test_samples_whose_start_already_reaches_the_goal_are_redrawn(monkeypatch):
 
     assert trivial_rows(0) > 60  # about half the draws fall on the still trajectory
     assert trivial_rows(10) <= 2  # 0.5^10 of them survive ten redraws
+
+
+def test_inter_goals_can_come_from_the_desired_goals():
+    """inter_goal=desired (the reference implementation's choice) plans toward the dataset's desired
+    goals: here they sit at (50, 50), out of reach, so every pair is relabelled (b-2); the achieved
+    goals of the same data are all reached (b-1)."""
+    obs, act = two_trajectories()
+    ens = ToyEnsemble()
+    ctx = make_context(make_planner(ToyPolicy("straight"), ens), ens, obs, act)
+    torch.manual_seed(0)
+    trans, frac = inter_reanalysis(ctx, 50)
+    assert frac["b1"] > 0.5
+    ctx.desired_goals = torch.full((2, 10, 2), 50.0)
+    trans, frac = inter_reanalysis(ctx, 50)
+    assert frac["b2"] == 1.0
+    assert trans["states"].shape[0] == 50 * 10  # every pair ran the full horizon T

@@ -61,6 +61,9 @@ class GOPlanConfig:
     # default: those samples are B_re's only examples of staying at a goal, and without them the
     # finetuned policy forgets to stay (measured on PointRooms, cpu preset: 37.6 -> 19.3 in 4 rounds).
     reanalysis_skip_solved: bool = False
+    # inter-trajectory goals: "achieved" = phi(s) of a state of another trajectory (the paper's text),
+    # "desired" = the dataset's desired goal at a step of another trajectory (the reference's code)
+    inter_goal: str = "achieved"
     # ---- planner (Algorithm 2) ----
     kappa: float = 2.0  # exponential weight of candidate returns
     plan_horizon: int = 20  # K
@@ -132,6 +135,8 @@ class GOPlanConfig:
             raise ConfigError(f"disc_clip must be in [0, 0.5), got {self.disc_clip}")
         if self.reanalysis_sampling not in ("trajectory", "transition"):
             raise ConfigError(f"reanalysis_sampling must be 'trajectory' or 'transition', got {self.reanalysis_sampling!r}")
+        if self.inter_goal not in ("achieved", "desired"):
+            raise ConfigError(f"inter_goal must be 'achieved' or 'desired', got {self.inter_goal!r}")
         if self.reanalysis_transition not in ("mean", "random"):
             raise ConfigError(f"reanalysis_transition must be 'mean' or 'random', got {self.reanalysis_transition!r}")
         for name in ["plan_precision", "train_precision"]:

@@ -178,7 +178,8 @@ class GOPlanAgent:
     def reanalysis_context(self, generator: torch.Generator | None = None) -> ReanalysisContext:
         c = self.cfg
         return ReanalysisContext(self.planner, self.dynamics, self.state_norm, self.data, c.uncertainty_threshold,
-                                 c.reanalysis_transition, c.reanalysis_chunk, generator, c.reanalysis_skip_solved)
+                                 c.reanalysis_transition, c.reanalysis_chunk, generator, c.reanalysis_skip_solved,
+                                 self.desired_goals if c.inter_goal == "desired" else None)
 
     def reanalyse(self) -> dict[str, float]:
         """One round: J_intra intra- and J_inter inter-trajectory reanalyses into B_re."""

@@ -53,6 +53,9 @@ class ReanalysisContext:
     chunk: int
     generator: torch.Generator | None = None
     skip_solved: bool = False  # redraw samples whose start already achieves the goal (the reference does)
+    # where inter-trajectory goals come from: None = phi(s) of a state of another trajectory (the
+    # paper's text); or the dataset's desired goals (E, T, G), the reference implementation's choice
+    desired_goals: torch.Tensor | None = None
 
 
 # states, actions, next_states, goals: (n, dim) raw space; lengths (n,): the length of the stored
@@ -182,22 +185,29 @@ def _inter_chunk(ctx: ReanalysisContext, n: int) -> tuple[Transitions, torch.Ten
         ep1 = torch.randint(e, (m,), device=dev, generator=gen)
         ep2 = (ep1 + torch.randint(1, e, (m,), device=dev, generator=gen)) % e  # a different trajectory
         t1 = torch.randint(t_len + 1, (m,), device=dev, generator=gen)
-        t2 = torch.randint(t_len + 1, (m,), device=dev, generator=gen)
+        t2 = torch.randint(t_len if ctx.desired_goals is not None else t_len + 1, (m,), device=dev, generator=gen)
         return ep1, t1, ep2, t2
 
     def trivial(ep1, t1, ep2, t2):
-        return ctx.planner.task.reward(d.achieved_goals[ep1, t1], d.achieved_goals[ep2, t2]) > 0
+        return ctx.planner.task.reward(d.achieved_goals[ep1, t1], _inter_goals(ctx, ep2, t2)) > 0
 
     return inter_pairs(ctx, *_draw(draw, trivial, n, ctx.skip_solved))
 
 
+def _inter_goals(ctx: ReanalysisContext, ep2: torch.Tensor, t2: torch.Tensor) -> torch.Tensor:
+    if ctx.desired_goals is not None:
+        return ctx.desired_goals[ep2, t2]
+    return ctx.data.achieved_goals[ep2, t2]
+
+
 def inter_pairs(ctx: ReanalysisContext, ep1: torch.Tensor, t1: torch.Tensor, ep2: torch.Tensor,
                 t2: torch.Tensor) -> tuple[Transitions, torch.Tensor]:
-    """Plan from s_{t1} of trajectories ep1 toward phi(s_{t2}) of trajectories ep2 for up to T steps.
-    Returns the transitions to store and each pair's case (0 = b-1, 1 = b-2, 2 = b-3)."""
+    """Plan from s_{t1} of trajectories ep1 toward phi(s_{t2}) of trajectories ep2 (or their desired
+    goal at t2, see ReanalysisContext) for up to T steps. Returns the transitions to store and each
+    pair's case (0 = b-1, 1 = b-2, 2 = b-3)."""
     d = ctx.data
     n, dev = ep1.shape[0], d.observations.device
-    goals = d.achieved_goals[ep2, t2]
+    goals = _inter_goals(ctx, ep2, t2)
     s0 = ctx.state_norm(d.observations[ep1, t1])
     budgets = torch.full((n,), d.horizon, dtype=torch.long, device=dev)
     roll = imagine(ctx.planner, ctx.dynamics, s0, goals, budgets, ctx.threshold, ctx.transition, ctx.generator)
