@@ -175,6 +175,10 @@ CASES: list[Case] = [
     Case("CUDA requested on a machine without it", lambda t, f: _train(f["npz"], "device=cuda"), ("CUDA is not available",))
     if not __import__("torch").cuda.is_available() else Case("CPU device", lambda t, f: _train(f["npz"], "device=meta"), ("not supported",)),
     Case("discount of 1 or more", lambda t, f: _train(f["npz"], "gamma=1.0"), ("gamma must be in [0, 1)",)),
+    Case("unknown matrix precision", lambda t, f: _train(f["npz"], "train_precision=fp16"),
+         ("train_precision must be one of fp32, bf16",)),
+    Case("unknown source of inter-trajectory goals", lambda t, f: _train(f["npz"], "inter_goal=random"),
+         ("inter_goal must be 'achieved' or 'desired'",)),
     Case("run directory that cannot be written", lambda t, f: _train(f["npz"], out=_under_a_file(t)), ("cannot create a run directory",)),
     Case("train without a dataset", lambda t, f: ["train", "--task", "PointReach"], ("needs --task and --dataset",)),
     Case("collect: zero episodes", lambda t, f: ["collect", "--task", "PointReach", "--episodes", "0", "--out", str(t / "d.npz")],
