@@ -32,6 +32,7 @@ from goplan.evaluation import evaluate
 from goplan.experiments.demo import DETOUR_PROB, EPISODES, NAIVE_PROB, PRESET, TASK
 from goplan.experiments.train import EVAL_SEED_OFFSET
 from goplan.tasks import point
+from goplan.tasks.registry import get_task
 
 EVAL_EPISODES = 100
 NUDGE = 1e-4  # how far a state that round-off put inside a wall is moved back out
@@ -92,7 +93,7 @@ WALL_CONTACT = 0.05  # a final position this close to a wall's blocked box count
 
 def rollout_rewards(policy, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Rewards (episodes, T) and final positions of a policy(obs) -> actions on PointRooms."""
-    env = point.PointVecEnv(episodes, rooms=True, seed=seed)
+    env = get_task(TASK).make_vec_env(episodes, seed=seed)
     obs = env.reset(seed=seed)
     rewards = np.zeros((episodes, point.MAX_STEPS))
     for t in range(point.MAX_STEPS):

@@ -49,3 +49,15 @@ def test_a_task_with_an_impossible_success_radius_is_refused(eps):
 
     with pytest.raises(TaskError, match="eps"):
         TaskSpec(name="MyTask", obs_dim=2, goal_dim=2, act_dim=2, eps=eps, goal_indices=(0, 1))
+
+
+def test_every_goplan_error_is_one_line():
+    """The base class folds multi-line text (third-party messages, user input) into one line, so no
+    error can print as two; and it survives pickling (collection workers send errors back)."""
+    import pickle
+
+    from goplan.errors import DatasetError
+
+    exc = DatasetError("f.pkl: not readable (UnpicklingError: first line,\nsecond line)\n")
+    assert str(exc) == "f.pkl: not readable (UnpicklingError: first line, second line)"
+    assert str(pickle.loads(pickle.dumps(exc))) == str(exc)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from goplan.errors import ConfigError
-from goplan.models.precision import PRECISIONS
 
 
 _FIELD_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+PRECISIONS = ("fp32", "bf16")  # matrix precisions (goplan/models/precision.py)
 
 
 @dataclass

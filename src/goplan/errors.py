@@ -2,7 +2,11 @@
 
 
 class GOPlanError(Exception):
-    """Base class of every error goplan reports to a user without a traceback."""
+    """Base class of every error goplan reports to a user without a traceback. Its message is always
+    one line: text that spans several (a third-party message, a user's input) is joined with spaces."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(" ".join(part.strip() for part in str(message).splitlines() if part.strip()))
 
 
 class DatasetError(GOPlanError):

@@ -105,7 +105,7 @@ class GOPlanAgent:
         low = lambda: matmul_precision(self.device, c.train_precision)  # noqa: E731  (policy, D, dynamics)
         if train_dynamics:
             with low():
-                dyn_loss = self.dynamics.loss(sn, a, sn_next).float()
+                dyn_loss = self.dynamics.loss(sn, a, sn_next)
             self.dynamics_opt.zero_grad(set_to_none=True)
             dyn_loss.backward()
             self.dynamics_opt.step()
@@ -125,7 +125,7 @@ class GOPlanAgent:
         with torch.no_grad(), low():
             fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
         with low():
-            d_both = self.discriminator(torch.cat([js, js]), torch.cat([a, fake.float()]), torch.cat([jg, jg]))
+            d_both = self.discriminator(torch.cat([js, js]), torch.cat([a, fake]), torch.cat([jg, jg]))
         d_real, d_fake_old = d_both.chunk(2)
         d_loss = discriminator_loss(d_real, d_fake_old, w, c.scale_fake_by_weight)
         self.disc_opt.zero_grad(set_to_none=True)

@@ -3,10 +3,10 @@ from goplan.models.cgan import Discriminator, Generator, advantage_weight, discr
 from goplan.models.dynamics import DynamicsEnsemble
 from goplan.models.layers import EnsembleLinear, EnsembleMLP, mlp
 from goplan.models.normalizer import Normalizer
-from goplan.models.precision import PRECISIONS, matmul_precision
+from goplan.models.precision import matmul_precision
 from goplan.models.value import ValueFunction
 
 __all__ = [
     "Discriminator", "DynamicsEnsemble", "EnsembleLinear", "EnsembleMLP", "Generator", "Normalizer",
-    "PRECISIONS", "ValueFunction", "advantage_weight", "discriminator_loss", "generator_loss", "matmul_precision", "mlp",
+    "ValueFunction", "advantage_weight", "discriminator_loss", "generator_loss", "matmul_precision", "mlp",
 ]

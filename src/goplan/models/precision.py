@@ -11,8 +11,6 @@ import contextlib
 
 import torch
 
-PRECISIONS = ("fp32", "bf16")
-
 
 def matmul_precision(device: torch.device, precision: str):
     """A context in which the networks' matrix products run at `precision` on `device`."""

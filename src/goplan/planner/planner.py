@@ -90,7 +90,7 @@ class Planner:
 
     def _plan(self, s_norm: torch.Tensor, g_raw: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         first, returns = self.candidate_returns(s_norm, g_raw, generator)
-        first = first.float()
-        # exp(kappa R_c) / sum exp(kappa R_c), computed with the max subtracted (softmax)
+        # exp(kappa R_c) / sum exp(kappa R_c), computed with the max subtracted (softmax); the fp32
+        # weights make the weighted mean fp32 whatever the candidates' precision
         weights = torch.softmax(self.settings.kappa * returns, dim=1)
         return (weights.unsqueeze(-1) * first).sum(dim=1)

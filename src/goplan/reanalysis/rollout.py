@@ -49,7 +49,7 @@ def imagine(planner: Planner, dynamics: DynamicsEnsemble, s0: torch.Tensor, g_ra
         g = g_raw[active]
         a = planner.plan(s, g, generator)
         with planner.precision():
-            preds = dynamics.all_members(s, a).float()  # (N, B_active, S)
+            preds = dynamics.all_members(s, a)  # (N, B_active, S), fp32: s + residual
         unc = dynamics.disagreement(preds)
         if transition == "mean":
             s_next = preds.mean(0)
