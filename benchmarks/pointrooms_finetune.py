@@ -18,6 +18,7 @@ also trains the GCSL baseline with the same settings and data and prints its ret
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from goplan.agents.goplan import GOPlanAgent
 from goplan.config import make_config
 from goplan.data.collect import collect
 from goplan.data.dataset import TrajectoryDataset
+from goplan.errors import GOPlanError
 from goplan.evaluation import evaluate
 from goplan.experiments.demo import DETOUR_PROB, EPISODES, NAIVE_PROB, PRESET, TASK
 from goplan.experiments.train import EVAL_SEED_OFFSET
@@ -178,4 +180,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except GOPlanError as exc:  # a bad --set or --ft value: one line, as the goplan command does
+        print(f"pointrooms_finetune.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
