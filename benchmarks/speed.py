@@ -257,6 +257,15 @@ def cpu_snapshot() -> tuple[float, float, float]:
     return time.perf_counter(), busy, t.user + t.system
 
 
+def eager_plan(agent: GOPlanAgent) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """agent.plan without CUDA graphs: every kernel of Algorithm 2 launched from Python."""
+    def fn(obs, goal):
+        s, g, single = agent._to_tensors(obs, goal)
+        a = agent.planner.plan(agent.state_norm(s), g).cpu().numpy()
+        return a[0] if single else a
+    return fn
+
+
 def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
@@ -351,6 +360,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     fns = {"goplan": one_state("goplan", agent.plan)}
     if ref:
         fns["reference_style"] = one_state("reference_style", ref.plan)
+    if kind == "cuda":  # agent.plan replays a CUDA graph there; the same plan launched eagerly, beside it
+        counters["goplan_eager"] = iter(range(10**9))
+        fns["goplan_eager"] = one_state("goplan_eager", eager_plan(agent))
     f0 = minor_faults()
     pl = paired_rates(fns, dev, *plan["plan_b1"], block=block)
     faults_b1 = (minor_faults() - f0) / max(1, sum(len(v[1]) for v in pl.values()) * block)
@@ -527,6 +539,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                      source="SPEC section 5 (reference implementation, paper-size networks, FetchPush-shaped data)")
     results = {
         "plan_hz_b1": plan_hz,
+        **({"plan_hz_b1_eager": pl["goplan_eager"][0]} if "goplan_eager" in pl else {}),
         "plans_per_s_b1024": big_rate,
         "intra_traj_per_s": rean["intra"]["traj_per_s"],
         "inter_traj_per_s": rean["inter"]["traj_per_s"],
@@ -624,6 +637,7 @@ def print_table(out: dict[str, Any]) -> None:
     ref, rs = out["reference"], out.get("reference_style") or {}
     rows = [
         ("plan_hz_b1", "plan, 1 state (Hz)"),
+        ("plan_hz_b1_eager", "plan, 1 state, no graph (Hz)"),
         ("plans_per_s_b1024", "plan, 1024 states (states/s)"),
         ("intra_traj_per_s", "intra reanalysis (traj/s)"),
         ("inter_traj_per_s", "inter reanalysis (traj/s)"),
@@ -634,6 +648,8 @@ def print_table(out: dict[str, Any]) -> None:
     ]
     print(f"\n{'metric':32s} {'goplan':>12s} {'ref-style':>12s} {'SPEC ref':>10s} {'x SPEC':>8s} {'x ref-style':>11s}")
     for key, label in rows:
+        if key not in out:
+            continue
         ours = out[key]
         r = ref.get(key)
         rsv = rs.get(key)

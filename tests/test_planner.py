@@ -1,4 +1,5 @@
 """The batched planner (Algorithm 2) on toys whose right answer is known."""
+import pytest
 import torch
 
 from toys import ToyEnsemble, ToyPolicy, make_planner
@@ -75,3 +76,70 @@ def test_chunked_planning_equals_one_batch():
     # the noise is drawn per batch, so individual samples differ; the decisions (signs) must agree
     assert torch.equal(torch.sign(a[:, 0]), torch.sign(b[:, 0]))
     assert b.shape == (10, 2)
+
+
+# ---- test-time planning from CUDA graphs (goplan/planner/graphs.py); the CUDA tests run where a GPU is
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
+
+
+def test_plan_graphed_off_cuda_is_the_eager_plan():
+    planner = make_planner(ToyPolicy("two_modes"), ToyEnsemble())
+    s, g = torch.zeros(3, 2), torch.tensor([[50.0, 0.0]] * 3)  # no candidate reaches: the mean of signs
+    torch.manual_seed(5)
+    eager = planner.plan(s, g)
+    torch.manual_seed(5)
+    torch.testing.assert_close(planner.plan_graphed(s, g), eager, rtol=0, atol=0)
+    assert planner._graphs is None  # nothing was captured on the CPU
+
+
+def _cuda_toy_planner(**kw):
+    planner = make_planner(ToyPolicy("two_modes"), ToyEnsemble(), **kw)
+    planner.state_norm.cuda(), planner.goal_norm.cuda()
+    return planner
+
+
+@needs_cuda
+def test_graphed_planner_prefers_the_mode_that_reaches_the_goal():
+    planner = _cuda_toy_planner()
+    s, g = torch.zeros(1, 2, device="cuda"), torch.tensor([[3.0, 0.0]], device="cuda")
+    assert planner.plan_graphed(s, g)[0, 0] > 0.99
+    assert planner.plan_graphed(s, -g)[0, 0] < -0.99  # same graph, new inputs copied in
+    assert planner._graphs.failed is None and len(planner._graphs.graphs) == 1
+
+
+@needs_cuda
+def test_graphed_planner_draws_fresh_random_numbers_at_every_replay():
+    """Far goal: every return is 0, the plan is the mean of the candidates' random signs. A graph that
+    froze its random numbers at capture would return the same action every time."""
+    planner = _cuda_toy_planner(horizon=1)
+    s, g = torch.zeros(1, 2, device="cuda"), torch.tensor([[50.0, 0.0]], device="cuda")
+    outs = torch.stack([planner.plan_graphed(s, g)[0, 0] for _ in range(8)])
+    assert planner._graphs.failed is None
+    assert outs.unique().numel() > 1
+    assert outs.abs().max() <= 1.0
+
+
+@needs_cuda
+def test_graphed_plan_equals_eager_plan_and_follows_weight_updates():
+    """With the policy's noise input zeroed and all ensemble members equal, Algorithm 2 is deterministic:
+    the graph must give the eager result, and after an in-place weight change the new eager result."""
+    from goplan import GOPlanAgent, make_config
+
+    agent = GOPlanAgent("PointReach", make_config("tiny", {"device": "cuda"}))
+    first = agent.policy.net[0]
+    with torch.no_grad():
+        first.weight[:, -agent.cfg.noise_dim:] = 0.0  # pi ignores z
+        for layer in agent.dynamics.net.layers:  # every member = member 0
+            layer.weight.copy_(layer.weight[:1].expand_as(layer.weight))
+            layer.bias.copy_(layer.bias[:1].expand_as(layer.bias))
+    gen = torch.Generator().manual_seed(0)
+    s = torch.randn(6, agent.task.obs_dim, generator=gen).cuda()
+    g = torch.randn(6, agent.task.goal_dim, generator=gen).cuda()
+    eager = agent.planner.plan(s, g)
+    torch.testing.assert_close(agent.planner.plan_graphed(s, g), eager, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        agent.policy.net[-1].bias.add_(0.3)  # what an optimiser step or load_state_dict does: in place
+    eager_after = agent.planner.plan(s, g)
+    assert (eager_after - eager).abs().max() > 1e-3
+    torch.testing.assert_close(agent.planner.plan_graphed(s, g), eager_after, rtol=1e-5, atol=1e-5)
+    assert agent.planner._graphs.failed is None

@@ -70,6 +70,9 @@ class GOPlanConfig:
     plan_candidates: int = 20  # C
     plan_copies: int = 10  # H
     plan_cpu_max_rows: int = 2048  # on CPU, rollout rows per planner batch (0 = all at once); CUDA: all at once
+    # on CUDA, test-time planning (GOPlan2, agent.plan) replays CUDA graphs captured per batch shape
+    # (goplan/planner/graphs.py); off = eager. Reanalysis, whose batch shrinks every step, runs eagerly.
+    plan_cuda_graphs: bool = True
     # ---- evaluation ----
     eval_episodes: int = 100  # run in parallel
     eval_plan_episodes: int = 100  # test-time planning episodes (GOPlan2)

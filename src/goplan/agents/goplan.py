@@ -69,7 +69,7 @@ class GOPlanAgent:
         self.planner = Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
                                PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
                                                c.plan_cpu_max_rows if self.device.type == "cpu" else 0,
-                                               c.plan_precision))
+                                               c.plan_precision, c.plan_cuda_graphs))
         self.buffer = TransitionBuffer(c.reanalysis_buffer_size, s_dim, a_dim, g_dim, self.device,
                                        c.reanalysis_sampling)
         self.data: DeviceTrajectories | None = None
@@ -268,7 +268,7 @@ class GOPlanAgent:
     def plan(self, obs, goal) -> np.ndarray:
         """Test-time planning (GOPlan2): Algorithm 2 for every given state at once."""
         s, g, single = self._to_tensors(obs, goal)
-        a = self.planner.plan(self.state_norm(s), g).cpu().numpy()
+        a = self.planner.plan_graphed(self.state_norm(s), g).cpu().numpy()
         return a[0] if single else a
 
     # ------------------------------------------------------------------ saving

@@ -12,8 +12,10 @@ import contextlib
 import torch
 
 
-def matmul_precision(device: torch.device, precision: str):
-    """A context in which the networks' matrix products run at `precision` on `device`."""
+def matmul_precision(device: torch.device, precision: str, cache: bool = True):
+    """A context in which the networks' matrix products run at `precision` on `device`.
+
+    cache=False turns off autocast's cache of bf16 weight copies, which CUDA graph capture needs."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache)

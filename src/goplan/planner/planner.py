@@ -26,6 +26,7 @@ class PlannerSettings:
     noise_dim: int
     max_rows: int = 0  # rollout rows (states * C * H) planned per batch; 0 = all at once
     precision: str = "fp32"  # matrix precision of the rollouts: fp32 or bf16 (goplan/models/precision.py)
+    cuda_graphs: bool = True  # Planner.plan_graphed replays CUDA graphs on CUDA (goplan/planner/graphs.py)
 
 
 class Planner:
@@ -35,6 +36,7 @@ class Planner:
         self.state_norm, self.goal_norm = state_norm, goal_norm
         self.task, self.settings = task, settings
         self._goal_idx: torch.Tensor | None = None
+        self._graphs = None  # GraphedPlans, made on the first plan_graphed call
 
     def achieved_goal(self, s_norm: torch.Tensor) -> torch.Tensor:
         """phi(unnormalise(s)) computed on the goal dimensions only."""
@@ -48,9 +50,10 @@ class Planner:
 
     @torch.no_grad()
     def candidate_returns(self, s_norm: torch.Tensor, g_raw: torch.Tensor,
-                          generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                          generator: torch.Generator | None = None,
+                          autocast_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """First actions (B, C, A; bf16 with plan precision bf16) and their mean imagined returns R (B, C)."""
-        with self.precision():
+        with self.precision(autocast_cache):
             return self._candidate_returns(s_norm, g_raw, generator)
 
     def _candidate_returns(self, s_norm, g_raw, generator):
@@ -84,12 +87,26 @@ class Planner:
                               for i in range(0, s_norm.shape[0], step)])
         return self._plan(s_norm, g_raw, generator)
 
-    def precision(self):
-        """The context the planner's network evaluations run in (fp32, or bf16 matrix units)."""
-        return matmul_precision(self.state_norm.mean.device, self.settings.precision)
+    @torch.no_grad()
+    def plan_graphed(self, s_norm: torch.Tensor, g_raw: torch.Tensor) -> torch.Tensor:
+        """plan() for a fixed batch, replayed from a CUDA graph captured on first use of each batch size
+        (test-time planning: one state per control step, or a fixed set of parallel episodes). Off CUDA,
+        with cuda_graphs off, or where capture failed (said once), it is plan() itself."""
+        if not (self.settings.cuda_graphs and s_norm.is_cuda) or self.settings.max_rows:
+            return self.plan(s_norm, g_raw)
+        if self._graphs is None:
+            from goplan.planner.graphs import GraphedPlans
 
-    def _plan(self, s_norm: torch.Tensor, g_raw: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        first, returns = self.candidate_returns(s_norm, g_raw, generator)
+            self._graphs = GraphedPlans(self)
+        return self._graphs(s_norm, g_raw)
+
+    def precision(self, cache: bool = True):
+        """The context the planner's network evaluations run in (fp32, or bf16 matrix units)."""
+        return matmul_precision(self.state_norm.mean.device, self.settings.precision, cache)
+
+    def _plan(self, s_norm: torch.Tensor, g_raw: torch.Tensor, generator: torch.Generator | None,
+              autocast_cache: bool = True) -> torch.Tensor:
+        first, returns = self.candidate_returns(s_norm, g_raw, generator, autocast_cache)
         # exp(kappa R_c) / sum exp(kappa R_c), computed with the max subtracted (softmax); the fp32
         # weights make the weighted mean fp32 whatever the candidates' precision
         weights = torch.softmax(self.settings.kappa * returns, dim=1)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every GPU check and benchmark of the project in one command, for a lent GPU machine (the device tool):
+#   bash benchmarks/gpu_run.sh OUTDIR
+# Writes OUTDIR/cuda.json, OUTDIR/cuda_bf16.json (benchmarks/speed.py on CUDA, fp32 and bf16),
+# OUTDIR/pytest.log (the whole test suite, whose agents run on CUDA there: device "auto") and
+# OUTDIR/env.txt. Wheels for packages the GPU image lacks (gymnasium) are taken from .whl/ if present:
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux2014_x86_64 -d .whl gymnasium==1.4.0 farama-notifications==0.0.6
+set -u
+OUT_DIR=${1:?usage: gpu_run.sh OUTDIR}
+mkdir -p "$OUT_DIR"
+export PYTHONUNBUFFERED=1
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="$PWD/src:/tmp/site"
+else
+    export PYTHONPATH="$PWD/src"
+fi
+{
+    date -u
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
+    python3 -c "import torch, sys; print(sys.version.split()[0], torch.__version__, torch.version.cuda, torch.cuda.get_device_name())"
+    nproc
+} 2>&1 | tee "$OUT_DIR/env.txt"
+t0=$(date +%s)
+timeout 170 python3 benchmarks/speed.py --device cuda --json "$OUT_DIR/cuda.json" 2>&1 | tail -n 40
+echo "[fp32 speed: $(( $(date +%s) - t0 )) s]"; t0=$(date +%s)
+timeout 150 python3 benchmarks/speed.py --device cuda --precision bf16 --json "$OUT_DIR/cuda_bf16.json" 2>&1 | tail -n 25
+echo "[bf16 speed: $(( $(date +%s) - t0 )) s]"; t0=$(date +%s)
+timeout 200 python3 -m pytest tests -q -p no:cacheprovider -n 8 -rfEs > "$OUT_DIR/pytest.log" 2>&1
+rc=$?
+echo "[pytest: $(( $(date +%s) - t0 )) s, exit $rc]"
+grep -E "passed|failed|error" "$OUT_DIR/pytest.log" | tail -n 3
+grep -E "^(FAILED|ERROR)" "$OUT_DIR/pytest.log" | head -n 30
