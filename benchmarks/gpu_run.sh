@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU check and benchmark of the project in one command, for a lent GPU machine (the device tool):
 #   bash benchmarks/gpu_run.sh OUTDIR
-# Writes OUTDIR/cuda.json, OUTDIR/cuda_bf16.json (benchmarks/speed.py on CUDA, fp32 and bf16),
+# Writes OUTDIR/cuda.json, OUTDIR/cuda_bf16.json (benchmarks/speed.py on CUDA, fp32 with the
+# reference-style loops beside it, and bf16),
 # OUTDIR/pytest.log (the whole test suite, whose agents run on CUDA there: device "auto") and
 # OUTDIR/env.txt. Wheels for packages the GPU image lacks (gymnasium) are taken from .whl/ if present:
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -23,12 +24,14 @@ fi
     nproc
 } 2>&1 | tee "$OUT_DIR/env.txt"
 t0=$(date +%s)
-timeout 170 python3 benchmarks/speed.py --device cuda --json "$OUT_DIR/cuda.json" 2>&1 | tail -n 40
+timeout 170 python3 benchmarks/speed.py --device cuda --with-reference-style --json "$OUT_DIR/cuda.json" 2>&1 | tail -n 40
 echo "[fp32 speed: $(( $(date +%s) - t0 )) s]"; t0=$(date +%s)
-timeout 150 python3 benchmarks/speed.py --device cuda --precision bf16 --json "$OUT_DIR/cuda_bf16.json" 2>&1 | tail -n 25
+timeout 90 python3 benchmarks/speed.py --device cuda --precision bf16 --json "$OUT_DIR/cuda_bf16.json" 2>&1 | tail -n 25
 echo "[bf16 speed: $(( $(date +%s) - t0 )) s]"; t0=$(date +%s)
-timeout 200 python3 -m pytest tests -q -p no:cacheprovider -n 8 -rfEs > "$OUT_DIR/pytest.log" 2>&1
+# -v names every test as it ends, so a log cut short still says what ran; a test stuck past 90 s fails alone
+timeout 200 python3 -m pytest tests -v -p no:cacheprovider -p no:benchmark -n 8 --timeout 90 -rfEs > "$OUT_DIR/pytest.log" 2>&1
 rc=$?
 echo "[pytest: $(( $(date +%s) - t0 )) s, exit $rc]"
 grep -E "passed|failed|error" "$OUT_DIR/pytest.log" | tail -n 3
-grep -E "^(FAILED|ERROR)" "$OUT_DIR/pytest.log" | head -n 30
+grep -E "(FAILED|ERROR)" "$OUT_DIR/pytest.log" | head -n 30
+grep -cE " PASSED" "$OUT_DIR/pytest.log"

@@ -1,6 +1,7 @@
 """Networks: the dynamics ensemble, the advantage weight, the CGAN losses, the value target."""
 import math
 
+import pytest
 import torch
 
 from goplan.models import Discriminator, DynamicsEnsemble, Generator, ValueFunction, advantage_weight
@@ -33,9 +34,10 @@ def test_ensemble_fits_a_linear_system_and_disagrees_off_the_data():
     assert off > 10 * on
 
 
-def test_one_sampled_member_per_row_matches_that_members_prediction():
+@pytest.mark.parametrize("small_batch_rows", [0, 1000], ids=["grouped", "every-member-then-pick"])
+def test_one_sampled_member_per_row_matches_that_members_prediction(small_batch_rows):
     torch.manual_seed(1)
-    ens = DynamicsEnsemble(4, 2, hidden=16, layers=3, members=3)
+    ens = DynamicsEnsemble(4, 2, hidden=16, layers=3, members=3, small_batch_rows=small_batch_rows)
     s, a = torch.randn(301, 4), torch.randn(301, 2)  # 301 rows: not a multiple of 3
     with torch.no_grad():
         every = ens.all_members(s, a)  # (3, 301, 4)
@@ -98,3 +100,19 @@ def test_value_target_network_is_polyak_averaged():
     for b, t, o in zip(before, v.target.parameters(), v.net.parameters()):
         torch.testing.assert_close(t, 0.995 * b + 0.005 * o)
     assert not any(p.requires_grad for p in v.target.parameters())
+
+
+def test_small_batch_path_picks_members_independently_per_row():
+    """The every-member path draws each row's member on its own (the grouped path uses each member
+    exactly n/N times); over many draws every member serves every row."""
+    torch.manual_seed(2)
+    ens = DynamicsEnsemble(4, 2, hidden=16, layers=3, members=3, small_batch_rows=64)
+    s, a = torch.randn(30, 4), torch.randn(30, 2)
+    with torch.no_grad():
+        every = ens.all_members(s, a)
+        picks = torch.stack([torch.isclose(every, ens.sample_next(s, a).unsqueeze(0), atol=1e-5).all(-1).float()
+                             .argmax(0) for _ in range(60)])  # (draws, rows): the member each row got
+    per_draw = torch.stack([(picks == m).sum(1) for m in range(3)], 1)  # members' counts in each draw
+    assert (per_draw != 10).any()  # not always 10 / 10 / 10, as an exact split would give
+    for m in range(3):
+        assert ((picks == m).any(0)).all()  # every member served every row at least once

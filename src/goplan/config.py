@@ -73,6 +73,10 @@ class GOPlanConfig:
     # on CUDA, test-time planning (GOPlan2, agent.plan) replays CUDA graphs captured per batch shape
     # (goplan/planner/graphs.py); off = eager. Reanalysis, whose batch shrinks every step, runs eagerly.
     plan_cuda_graphs: bool = True
+    # on CUDA, a dynamics step of at most this many rows evaluates every ensemble member and keeps a random
+    # one per row (fewer kernel launches; one planned state is C * H = 200 rows); larger batches, and every
+    # batch on CPU, evaluate only the sampled member of each row (goplan/models/dynamics.py)
+    cuda_small_batch_rows: int = 4096
     # ---- evaluation ----
     eval_episodes: int = 100  # run in parallel
     eval_plan_episodes: int = 100  # test-time planning episodes (GOPlan2)
@@ -117,7 +121,7 @@ class GOPlanConfig:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ["pretrain_updates", "finetune_rounds", "finetune_updates", "intra_per_round", "plan_cpu_max_rows",
-                     "inter_per_round", "eval_plan_episodes"]:
+                     "inter_per_round", "eval_plan_episodes", "cuda_small_batch_rows"]:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ["lr", "value_lr", "dynamics_lr", "weight_clip"]:

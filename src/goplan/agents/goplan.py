@@ -60,7 +60,8 @@ class GOPlanAgent:
         self.policy = Generator(s_dim, g_dim, a_dim, c.noise_dim, c.hidden_dim, c.num_layers).to(self.device)
         self.discriminator = Discriminator(s_dim, g_dim, a_dim, c.hidden_dim, c.num_layers, c.disc_clip).to(self.device)
         self.value = ValueFunction(s_dim, g_dim, c.hidden_dim, c.num_layers).to(self.device)
-        self.dynamics = DynamicsEnsemble(s_dim, a_dim, c.dynamics_hidden_dim, c.num_layers, c.num_dynamics).to(self.device)
+        self.dynamics = DynamicsEnsemble(s_dim, a_dim, c.dynamics_hidden_dim, c.num_layers, c.num_dynamics,
+                                         c.cuda_small_batch_rows if self.device.type == "cuda" else 0).to(self.device)
         self.policy_opt = adam(self.policy.parameters(), c.lr, c)
         self.disc_opt = adam(self.discriminator.parameters(), c.lr, c)
         self.value_opt = adam(self.value.net.parameters(), c.value_lr, c)
