@@ -28,8 +28,8 @@ timeout 170 python3 benchmarks/speed.py --device cuda --with-reference-style --j
 echo "[fp32 speed: $(( $(date +%s) - t0 )) s]"; t0=$(date +%s)
 timeout 90 python3 benchmarks/speed.py --device cuda --precision bf16 --json "$OUT_DIR/cuda_bf16.json" 2>&1 | tail -n 25
 echo "[bf16 speed: $(( $(date +%s) - t0 )) s]"; t0=$(date +%s)
-# -v names every test as it ends, so a log cut short still says what ran; a test stuck past 90 s fails alone
-timeout 200 python3 -m pytest tests -v -p no:cacheprovider -p no:benchmark -n 8 --timeout 90 -rfEs > "$OUT_DIR/pytest.log" 2>&1
+# -v names every test as it ends (addopts emptied: pyproject's -q would cancel it), so a log cut short still says what ran; a test stuck past 90 s fails alone
+timeout 200 python3 -m pytest tests -o addopts="" -v -p no:cacheprovider -p no:benchmark -n 8 --timeout 90 -rfEs > "$OUT_DIR/pytest.log" 2>&1
 rc=$?
 echo "[pytest: $(( $(date +%s) - t0 )) s, exit $rc]"
 grep -E "passed|failed|error" "$OUT_DIR/pytest.log" | tail -n 3

@@ -318,7 +318,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              "dynamics_hidden": cfg.dynamics_hidden_dim, "layers": cfg.num_layers, "noise": cfg.noise_dim,
              "N": cfg.num_dynamics, "C": cfg.plan_candidates, "H": cfg.plan_copies, "K": cfg.plan_horizon,
              "batch": cfg.batch_size, "dataset": f"{EPISODES} episodes x {STEPS} steps (synthetic)",
-             "reanalysis_chunk": cfg.reanalysis_chunk, "uncertainty_threshold": cfg.uncertainty_threshold}
+             "reanalysis_chunk": cfg.reanalysis_chunk, "uncertainty_threshold": cfg.uncertainty_threshold,
+             "plan_cuda_graphs": cfg.plan_cuda_graphs, "cuda_small_batch_rows": cfg.cuda_small_batch_rows}
     log(f"device: {device_description(dev)}; torch {torch.__version__}; threads {torch.get_num_threads()}; "
         f"load {load_before[0]:.2f}")
     ref = None

@@ -74,9 +74,11 @@ class GOPlanConfig:
     # (goplan/planner/graphs.py); off = eager. Reanalysis, whose batch shrinks every step, runs eagerly.
     plan_cuda_graphs: bool = True
     # on CUDA, a dynamics step of at most this many rows evaluates every ensemble member and keeps a random
-    # one per row (fewer kernel launches; one planned state is C * H = 200 rows); larger batches, and every
-    # batch on CPU, evaluate only the sampled member of each row (goplan/models/dynamics.py)
-    cuda_small_batch_rows: int = 4096
+    # one per row (half the kernel launches; one planned state is C * H = 200 rows); larger batches, and
+    # every batch on CPU, evaluate only the sampled member of each row (goplan/models/dynamics.py).
+    # 0 = off: on an H200 at paper sizes, 4096 made eager one-state planning 8% faster but the CUDA-graph
+    # replay, the default path, 9% slower in fp32 (docs/performance.md)
+    cuda_small_batch_rows: int = 0
     # ---- evaluation ----
     eval_episodes: int = 100  # run in parallel
     eval_plan_episodes: int = 100  # test-time planning episodes (GOPlan2)
