@@ -9,7 +9,8 @@ uncertain. It prints the policy's return after every round, and the fraction of 
 `--diagnose` first prints where the pretrained policy fails: the return of the noise-free behaviour
 policy (the ceiling), the policy's success rate and mean first-success step, where failed episodes
 end, and how much the policy's action varies with its noise z at three start/goal pairs that need a
-way around the walls (the planner can only choose among the actions the prior proposes). `--gcsl`
+way around the walls (the planner can only choose among the actions the prior proposes), and, with the
+learned model, where the ensemble lets imagined paths through the walls. `--gcsl`
 also trains the GCSL baseline with the same settings and data and prints its return.
 
     python benchmarks/pointrooms_finetune.py --model true --sampling transition --seed 0
@@ -33,6 +34,7 @@ from goplan.errors import GOPlanError
 from goplan.evaluation import evaluate
 from goplan.experiments.demo import DETOUR_PROB, EPISODES, NAIVE_PROB, PRESET, TASK
 from goplan.experiments.train import EVAL_SEED_OFFSET
+from goplan.reanalysis.rollout import REACHED, imagine
 from goplan.tasks import point
 from goplan.tasks.registry import get_task
 
@@ -132,6 +134,34 @@ def diagnose(agent: GOPlanAgent, episodes: int, seed: int) -> None:
               f"random z: mean {np.round(acts.mean(0), 2)}, std {np.round(acts.std(0), 3)}")
 
 
+UNC_QUANTILES = (0.5, 0.99, 0.999)
+
+
+@torch.no_grad()
+def probe_model(agent: GOPlanAgent, data: TrajectoryDataset, seed: int) -> None:
+    """Where the learned ensemble is wrong: plan-and-step in it (as reanalysis does, no uncertainty
+    stop) between the detour pairs, count imagined states that lie inside a wall, and compare the
+    disagreement (Eq. 4) along the way with its spread over the dataset's own transitions."""
+    torch.manual_seed(seed)
+    for start, goal in DETOUR_PAIRS:
+        s0 = agent.state_norm(torch.tensor([start], dtype=torch.float32))
+        roll = imagine(agent.planner, agent.dynamics, s0, torch.tensor([goal], dtype=torch.float32),
+                       torch.tensor([point.MAX_STEPS]), float("inf"), agent.cfg.reanalysis_transition)
+        n = int(roll.lengths[0])
+        path = roll.states[0, : n + 1]
+        inside = int(point.in_walls(agent.state_norm.unnormalize(path).numpy()).sum())
+        unc = agent.dynamics.disagreement(agent.dynamics.all_members(path[:-1], roll.actions[0, :n]))
+        print(f"  imagined from {start} toward {goal}: {'reached' if int(roll.outcome[0]) == REACHED else 'not reached'} "
+              f"in {n} steps, {inside} imagined states inside a wall, largest disagreement {unc.max():.5f}")
+    obs = torch.as_tensor(data.observations[:, :-1].reshape(-1, data.observations.shape[-1]), dtype=torch.float32)
+    act = torch.as_tensor(data.actions.reshape(-1, data.actions.shape[-1]), dtype=torch.float32)
+    u = agent.dynamics.disagreement(agent.dynamics.all_members(agent.state_norm(obs), act))
+    q = torch.quantile(u, torch.tensor(UNC_QUANTILES))
+    print("  disagreement on the dataset's transitions: " +
+          ", ".join(f"{100 * p:g}% quantile {v:.5f}" for p, v in zip(UNC_QUANTILES, q.tolist())) +
+          f" (threshold u = {agent.cfg.uncertainty_threshold})")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=("learned", "true"), default="learned")
@@ -142,7 +172,7 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="settings over the cpu preset")
     p.add_argument("--ft", nargs="*", default=[], metavar="KEY=VALUE",
                    help="settings for the reanalysis and finetuning rounds only (those read while they run, "
-                        "e.g. inter_goal, uncertainty_threshold, intra_per_round)")
+                        "e.g. inter_goal, uncertainty_threshold, intra_per_round, and the planner's)")
     p.add_argument("--episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes")
     p.add_argument("--diagnose", action="store_true", help="first print where the pretrained policy fails")
     p.add_argument("--gcsl", action="store_true", help="also train and evaluate GCSL with the same settings")
@@ -161,17 +191,20 @@ def main() -> None:
     if args.ft:
         agent.cfg = make_config(agent.cfg.preset, [f"{k}={v}" for k, v in agent.cfg.to_dict().items()
                                                    if k != "preset"] + args.ft)
+        agent.planner = agent.make_planner()  # planning settings (C, H, K, kappa) may have changed
     agent.cfg.reanalysis_sampling = agent.buffer.sampling = args.sampling
     agent.set_dataset(data, fit_normalizers=False)
     if args.model == "true":
         use_true_physics(agent)
     if args.diagnose:
         diagnose(agent, args.episodes, eval_seed)
+        if args.model == "learned":
+            probe_model(agent, data, args.seed)
     ev = lambda: evaluate(agent, args.episodes, "policy", seed=eval_seed)["return_mean"]  # noqa: E731
     print(f"model={args.model} sampling={args.sampling} seed={args.seed}{''.join(' ' + o for o in args.set + args.ft)}: "
           f"pretrained return "
           f"{ev():.2f}", flush=True)
-    for rnd in range(1, (args.rounds or agent.cfg.finetune_rounds) + 1):
+    for rnd in range(1, (agent.cfg.finetune_rounds if args.rounds is None else args.rounds) + 1):
         stats = agent.reanalyse()
         for _ in range(agent.cfg.finetune_updates):
             agent.finetune_step()

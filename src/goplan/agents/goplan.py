@@ -67,16 +67,22 @@ class GOPlanAgent:
         self.value_opt = adam(self.value.net.parameters(), c.value_lr, c)
         self.dynamics_opt = adam(self.dynamics.parameters(), c.dynamics_lr, c)
         self.policy.eval()
-        self.planner = Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
-                               PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
-                                               c.plan_cpu_max_rows if self.device.type == "cpu" else 0,
-                                               c.plan_precision, c.plan_cuda_graphs))
+        self.planner = self.make_planner()
         self.buffer = TransitionBuffer(c.reanalysis_buffer_size, s_dim, a_dim, g_dim, self.device,
                                        c.reanalysis_sampling)
         self.data: DeviceTrajectories | None = None
         self.desired_goals: torch.Tensor | None = None
         self.counters = {"pretrain_updates": 0, "finetune_updates": 0, "rounds": 0, "value_updates": 0}
         self.guard = FiniteGuard()  # NaN / infinity in any training quantity stops the run
+
+    def make_planner(self) -> Planner:
+        """Algorithm 2 over this agent's networks with the config's planning settings (call again after
+        changing them)."""
+        c = self.cfg
+        return Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
+                       PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
+                                       c.plan_cpu_max_rows if self.device.type == "cpu" else 0,
+                                       c.plan_precision, c.plan_cuda_graphs))
 
     # ------------------------------------------------------------------ data
     def set_dataset(self, dataset: TrajectoryDataset, fit_normalizers: bool = True) -> None:
