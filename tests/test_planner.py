@@ -143,3 +143,21 @@ def test_graphed_plan_equals_eager_plan_and_follows_weight_updates():
     assert (eager_after - eager).abs().max() > 1e-3
     torch.testing.assert_close(agent.planner.plan_graphed(s, g), eager_after, rtol=1e-5, atol=1e-5)
     assert agent.planner._graphs.failed is None
+
+
+def test_failed_capture_falls_back_to_eager_and_says_so_once():
+    """Capture cannot work on CPU tensors: GraphedPlans must warn once, then plan eagerly every time."""
+    import warnings
+
+    from goplan.planner.graphs import GraphedPlans
+
+    planner = make_planner(ToyPolicy("two_modes"), ToyEnsemble())
+    graphed = GraphedPlans(planner)
+    s, g = torch.zeros(1, 2), torch.tensor([[3.0, 0.0]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = graphed(s, g)
+        second = graphed(s, -g)
+    assert len([w for w in caught if "planning eagerly" in str(w.message)]) == 1
+    assert graphed.failed is not None and "\n" not in graphed.failed
+    assert first[0, 0] > 0.99 and second[0, 0] < -0.99  # the eager planner's answers
