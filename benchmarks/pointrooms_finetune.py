@@ -143,16 +143,23 @@ def probe_model(agent: GOPlanAgent, data: TrajectoryDataset, seed: int) -> None:
     stop) between the detour pairs, count imagined states that lie inside a wall, and compare the
     disagreement (Eq. 4) along the way with its spread over the dataset's own transitions."""
     torch.manual_seed(seed)
-    for start, goal in DETOUR_PAIRS:
-        s0 = agent.state_norm(torch.tensor([start], dtype=torch.float32))
-        roll = imagine(agent.planner, agent.dynamics, s0, torch.tensor([goal], dtype=torch.float32),
-                       torch.tensor([point.MAX_STEPS]), float("inf"), agent.cfg.reanalysis_transition)
-        n = int(roll.lengths[0])
-        path = roll.states[0, : n + 1]
-        inside = int(point.in_walls(agent.state_norm.unnormalize(path).numpy()).sum())
-        unc = agent.dynamics.disagreement(agent.dynamics.all_members(path[:-1], roll.actions[0, :n]))
-        print(f"  imagined from {start} toward {goal}: {'reached' if int(roll.outcome[0]) == REACHED else 'not reached'} "
-              f"in {n} steps, {inside} imagined states inside a wall, largest disagreement {unc.max():.5f}")
+    starts = torch.tensor([p[0] for p in DETOUR_PAIRS], dtype=torch.float32)
+    goals = torch.tensor([p[1] for p in DETOUR_PAIRS], dtype=torch.float32)
+    k = len(DETOUR_PAIRS)
+    # all pairs in one batch, as reanalysis does
+    roll = imagine(agent.planner, agent.dynamics, agent.state_norm(starts), goals,
+                   torch.full((k,), point.MAX_STEPS), float("inf"), agent.cfg.reanalysis_transition)
+    steps = roll.actions.shape[1]
+    taken = torch.arange(steps).unsqueeze(0) < roll.lengths.unsqueeze(1)  # (k, L) steps each row took
+    visited = torch.cat([torch.ones(k, 1, dtype=torch.bool), taken], dim=1)  # (k, L + 1) its states
+    in_wall = torch.as_tensor(point.in_walls(agent.state_norm.unnormalize(roll.states).numpy())) & visited
+    unc = agent.dynamics.disagreement(agent.dynamics.all_members(
+        roll.states[:, :-1].reshape(k * steps, -1), roll.actions.reshape(k * steps, -1))).view(k, steps)
+    largest = torch.where(taken, unc, torch.zeros_like(unc)).amax(dim=1)
+    for i, (start, goal) in enumerate(DETOUR_PAIRS):
+        print(f"  imagined from {start} toward {goal}: {'reached' if int(roll.outcome[i]) == REACHED else 'not reached'} "
+              f"in {int(roll.lengths[i])} steps, {int(in_wall[i].sum())} imagined states inside a wall, largest "
+              f"disagreement {largest[i]:.5f}")
     obs = torch.as_tensor(data.observations[:, :-1].reshape(-1, data.observations.shape[-1]), dtype=torch.float32)
     act = torch.as_tensor(data.actions.reshape(-1, data.actions.shape[-1]), dtype=torch.float32)
     u = agent.dynamics.disagreement(agent.dynamics.all_members(agent.state_norm(obs), act))
