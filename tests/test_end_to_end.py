@@ -49,7 +49,7 @@ def test_save_and_load_give_identical_actions(trained, reach_data, tmp_path):
     agent, _, _ = trained
     path = agent.save(tmp_path / "agent.safetensors", with_buffer=True)
     assert path.read_bytes()[:8] != b"\x80\x04\x95"[:8]  # not a pickle
-    loaded = GOPlanAgent.load(path, dataset=reach_data)
+    loaded = GOPlanAgent.load(path, device="cpu", dataset=reach_data)  # the device of `agent`: exact equality
     rng = np.random.default_rng(0)
     obs, goal = rng.uniform(-4, 4, (32, 2)), rng.uniform(-4, 4, (32, 2))
     np.testing.assert_array_equal(agent.act(obs, goal), loaded.act(obs, goal))
@@ -76,7 +76,7 @@ def test_gcsl_baseline_learns_and_round_trips(reach_data, tmp_path):
     gcsl.fit(progress=False)
     after = evaluate(gcsl, 100, seed=7)["return_mean"]
     assert after > before + 10
-    loaded = GCSLAgent.load(gcsl.save(tmp_path / "gcsl.safetensors"))
+    loaded = GCSLAgent.load(gcsl.save(tmp_path / "gcsl.safetensors"), device="cpu")
     obs = np.random.default_rng(1).uniform(-4, 4, (16, 2))
     np.testing.assert_array_equal(gcsl.act(obs, -obs), loaded.act(obs, -obs))
 

@@ -64,7 +64,7 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, dataset)
     assert "previous checkpoint is unchanged" in proc.stdout
     assert path.read_bytes() == before, "the old checkpoint was damaged"
     assert not list(tmp_path.glob("*.tmp")), "a partial temporary file was left behind"
-    restored = GOPlanAgent.load(path)
+    restored = GOPlanAgent.load(path, device="cpu")
     for a, b in zip(agent.policy.parameters(), restored.policy.parameters()):
         assert torch.equal(a, b)
 
