@@ -109,15 +109,8 @@ class GOPlanAgent:
         r = self.task.reward(self.task.phi(s_next), g)
         sn, sn_next, gn = self.state_norm(s), self.state_norm(s_next), self.goal_norm(g)
         out: dict[str, torch.Tensor] = {}
-        low = lambda: matmul_precision(self.device, c.train_precision)  # noqa: E731  (policy, D, dynamics)
         if train_dynamics:
-            with low():
-                dyn_loss = self.dynamics.loss(sn, a, sn_next)
-            self.dynamics_opt.zero_grad(set_to_none=True)
-            dyn_loss.backward()
-            self.dynamics_opt.step()
-            out["dynamics_loss"] = dyn_loss.detach()
-
+            out["dynamics_loss"] = self._dynamics_step(sn, a, sn_next)
         # every network sees the same slightly jittered inputs (as the reference does); V is evaluated
         # once and serves both the advantage (before any update, as in the reference's order) and its loss
         js, js_next, jg = (x + c.input_noise * torch.randn_like(x) for x in (sn, sn_next, gn))
@@ -125,12 +118,41 @@ class GOPlanAgent:
         with torch.no_grad():
             w, adv = advantage_weight(r, v.detach(), self.value(js_next, jg), c.gamma, c.beta, c.weight_clip)
             y = r + c.gamma * (1.0 - r) * self.value.target_value(js_next, jg)
+        out.update(self._gan_step(js, a, jg, w))
+        out.update(value_loss=self._value_step(v, y), value=v.detach().mean(), weight=w.mean(), weight_max=w.max(),
+                   advantage=adv.mean(), reward=r.mean())
+        return out
 
-        # advantage-weighted CGAN: D on real and generated actions in one batch, then pi (fresh noise)
-        # against the updated D
+    def _dynamics_step(self, sn: torch.Tensor, a: torch.Tensor, sn_next: torch.Tensor) -> torch.Tensor:
+        """Eq. 3: one step of the ensemble on normalised states."""
+        with matmul_precision(self.device, self.cfg.train_precision):
+            dyn_loss = self.dynamics.loss(sn, a, sn_next)
+        self.dynamics_opt.zero_grad(set_to_none=True)
+        dyn_loss.backward()
+        self.dynamics_opt.step()
+        return dyn_loss.detach()
+
+    def _value_step(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Eq. 6 with its target network (Polyak-averaged every target_update_every steps)."""
+        c = self.cfg
+        v_loss = ((v - y) ** 2).mean()
+        self.value_opt.zero_grad(set_to_none=True)
+        v_loss.backward()
+        self.value_opt.step()
+        self.counters["value_updates"] += 1
+        if self.counters["value_updates"] % c.target_update_every == 0:
+            self.value.update_target(c.polyak)
+        return v_loss.detach()
+
+    def _gan_step(self, js: torch.Tensor, a: torch.Tensor, jg: torch.Tensor, w: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Eq. 7 then Eq. 8: D on real and generated actions in one batch, then pi (fresh noise)
+        against the updated D."""
+        c = self.cfg
+        low = lambda: matmul_precision(self.device, c.train_precision)  # noqa: E731
+        n = js.shape[0]
         self.policy.train()
         with torch.no_grad(), low():
-            fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
+            fake = self.policy(js, jg, torch.randn(n, c.noise_dim, device=self.device))
         with low():
             d_both = self.discriminator(torch.cat([js, js]), torch.cat([a, fake]), torch.cat([jg, jg]))
         d_real, d_fake_old = d_both.chunk(2)
@@ -143,7 +165,7 @@ class GOPlanAgent:
         self.discriminator.requires_grad_(False)
         try:
             with low():
-                fake = self.policy(js, jg, torch.randn(s.shape[0], c.noise_dim, device=self.device))
+                fake = self.policy(js, jg, torch.randn(n, c.noise_dim, device=self.device))
                 d_fake = self.discriminator(js, fake, jg)
             self.policy.eval()
             g_loss = generator_loss(d_fake)
@@ -152,21 +174,8 @@ class GOPlanAgent:
         finally:
             self.discriminator.requires_grad_(True)
         self.policy_opt.step()
-
-        # value function (Eq. 6) with its target network
-        v_loss = ((v - y) ** 2).mean()
-        self.value_opt.zero_grad(set_to_none=True)
-        v_loss.backward()
-        self.value_opt.step()
-        self.counters["value_updates"] += 1
-        if self.counters["value_updates"] % c.target_update_every == 0:
-            self.value.update_target(c.polyak)
-
-        out.update(value_loss=v_loss.detach(), value=v.detach().mean(), disc_loss=d_loss.detach(),
-                   gen_loss=g_loss.detach(), disc_real=d_real.detach().mean(), disc_fake=d_fake.detach().mean(),
-                   disc_std=d_both.detach().std(), weight=w.mean(), weight_max=w.max(), advantage=adv.mean(),
-                   reward=r.mean())
-        return out
+        return dict(disc_loss=d_loss.detach(), gen_loss=g_loss.detach(), disc_real=d_real.detach().mean(),
+                    disc_fake=d_fake.detach().mean(), disc_std=d_both.detach().std())
 
     def pretrain_step(self) -> dict[str, torch.Tensor]:
         metrics = self.update(*self.sample_offline(self.cfg.batch_size), train_dynamics=True)
