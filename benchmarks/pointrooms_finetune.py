@@ -10,7 +10,8 @@ uncertain. It prints the policy's return after every round, and the fraction of 
 policy (the ceiling), the policy's success rate and mean first-success step, where failed episodes
 end, and how much the policy's action varies with its noise z at three start/goal pairs that need a
 way around the walls (the planner can only choose among the actions the prior proposes), and, with the
-learned model, where the ensemble lets imagined paths through the walls. `--gcsl`
+learned model, where the ensemble lets imagined paths through the walls and its one-step error around
+the walls and on the data. `--extra-dynamics N` trains the ensemble alone N more updates first. `--gcsl`
 also trains the GCSL baseline with the same settings and data and prints its return.
 
     python benchmarks/pointrooms_finetune.py --model true --sampling transition --seed 0
@@ -169,6 +170,45 @@ def probe_model(agent: GOPlanAgent, data: TrajectoryDataset, seed: int) -> None:
           f" (threshold u = {agent.cfg.uncertainty_threshold})")
 
 
+NEAR_WALLS = 2.5  # probe positions with |x|, |y| below this: the walls' blocked boxes and their surroundings
+PROBE_STATES = 4000
+PROBE_NOISE = 0.2  # action noise around "straight at the centre", as the behaviour data's
+
+
+@torch.no_grad()
+def probe_one_step(agent: GOPlanAgent, data: TrajectoryDataset, seed: int) -> None:
+    """One-step error of the ensemble's mean prediction against the true physics: on free positions
+    around the walls with actions aimed at the centre (into the walls, or sliding along them), and on
+    the dataset's own transitions."""
+    rng = np.random.default_rng(seed)
+    pos = point.sample_free(8 * PROBE_STATES, rng, True)
+    pos = pos[(np.abs(pos) < NEAR_WALLS).all(axis=1)][:PROBE_STATES].astype(np.float64)
+    aim = -pos / np.linalg.norm(pos, axis=1, keepdims=True)
+    act = np.clip(aim + rng.normal(0.0, PROBE_NOISE, pos.shape), -point.ACTION_LIMIT, point.ACTION_LIMIT)
+    true_next = pos
+    for axis in range(point.DIM):
+        true_next = point._move_axis(true_next, point.ACTION_SCALE * act[:, axis], axis, True)
+
+    def predict(p: np.ndarray, a: np.ndarray) -> np.ndarray:
+        sn = agent.state_norm(torch.as_tensor(p, dtype=torch.float32))
+        mean = agent.dynamics.all_members(sn, torch.as_tensor(a, dtype=torch.float32)).mean(dim=0)
+        return agent.state_norm.unnormalize(mean).numpy()
+
+    pred = predict(pos, act)
+    err = np.linalg.norm(pred - true_next, axis=1)
+    blocked = np.linalg.norm(true_next - pos, axis=1) < 0.5 * np.linalg.norm(point.ACTION_SCALE * act, axis=1)
+    print(f"  one-step error around the walls ({len(pos)} free positions with |x|, |y| < {NEAR_WALLS}, actions "
+          f"aimed at the centre): mean {err.mean():.3f}, 90% quantile {np.quantile(err, 0.9):.3f}; on the "
+          f"{blocked.mean():.0%} of moves a wall blocks: mean {err[blocked].mean():.3f}; predictions inside a wall: "
+          f"{point.in_walls(pred).mean():.0%}")
+    obs = data.observations[:, :-1].reshape(-1, data.observations.shape[-1])
+    nxt = data.observations[:, 1:].reshape(-1, data.observations.shape[-1])
+    act_d = data.actions.reshape(-1, data.actions.shape[-1])
+    err_d = np.linalg.norm(predict(obs, act_d) - nxt, axis=1)
+    print(f"  one-step error on the dataset's transitions: mean {err_d.mean():.4f}, 99% quantile "
+          f"{np.quantile(err_d, 0.99):.3f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=("learned", "true"), default="learned")
@@ -183,6 +223,9 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes")
     p.add_argument("--diagnose", action="store_true", help="first print where the pretrained policy fails")
     p.add_argument("--gcsl", action="store_true", help="also train and evaluate GCSL with the same settings")
+    p.add_argument("--extra-dynamics", type=int, default=0, metavar="N",
+                   help="train the ensemble alone for N more updates (batch and learning rate of the settings) "
+                        "after pretraining, before the diagnosis and the rounds")
     args = p.parse_args()
     ckpt, data = pretrained(args.seed, Path(args.cache), args.set)
     eval_seed = args.seed + EVAL_SEED_OFFSET
@@ -201,12 +244,16 @@ def main() -> None:
         agent.planner = agent.make_planner()  # planning settings (C, H, K, kappa) may have changed
     agent.cfg.reanalysis_sampling = agent.buffer.sampling = args.sampling
     agent.set_dataset(data, fit_normalizers=False)
+    for _ in range(args.extra_dynamics):
+        s, a, s_next, _ = agent.sample_offline(agent.cfg.batch_size)
+        agent._dynamics_step(agent.state_norm(s), a, agent.state_norm(s_next))
     if args.model == "true":
         use_true_physics(agent)
     if args.diagnose:
         diagnose(agent, args.episodes, eval_seed)
         if args.model == "learned":
             probe_model(agent, data, args.seed)
+            probe_one_step(agent, data, args.seed)
     ev = lambda: evaluate(agent, args.episodes, "policy", seed=eval_seed)["return_mean"]  # noqa: E731
     print(f"model={args.model} sampling={args.sampling} seed={args.seed}{''.join(' ' + o for o in args.set + args.ft)}: "
           f"pretrained return "
