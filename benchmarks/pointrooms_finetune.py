@@ -207,6 +207,10 @@ def probe_one_step(agent: GOPlanAgent, data: TrajectoryDataset, seed: int) -> No
     err_d = np.linalg.norm(predict(obs, act_d) - nxt, axis=1)
     print(f"  one-step error on the dataset's transitions: mean {err_d.mean():.4f}, 99% quantile "
           f"{np.quantile(err_d, 0.99):.3f}")
+    blocked_d = np.linalg.norm(nxt - obs, axis=1) < 0.5 * np.linalg.norm(point.ACTION_SCALE * act_d, axis=1)
+    corner = (np.abs(np.abs(obs) - point.BLOCK_SHORT) < WALL_CONTACT).all(axis=1)
+    print(f"  wall contact in the dataset: a wall blocks {blocked_d.mean():.1%} of its moves, "
+          f"{(blocked_d & corner).sum() / max(1, blocked_d.sum()):.0%} of those in an inner corner")
 
 
 def main() -> None:
