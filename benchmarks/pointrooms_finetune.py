@@ -11,7 +11,8 @@ policy (the ceiling), the policy's success rate and mean first-success step, whe
 end, and how much the policy's action varies with its noise z at three start/goal pairs that need a
 way around the walls (the planner can only choose among the actions the prior proposes), and, with the
 learned model, where the ensemble lets imagined paths through the walls and its one-step error around
-the walls and on the data. `--extra-dynamics N` trains the ensemble alone N more updates first. `--gcsl`
+the walls and on the data. `--extra-dynamics N` trains the ensemble alone N more updates first; `--random P`
+changes the data's random-action probability (the demo's by default). `--gcsl`
 also trains the GCSL baseline with the same settings and data and prints its return.
 
     python benchmarks/pointrooms_finetune.py --model true --sampling transition --seed 0
@@ -33,7 +34,7 @@ from goplan.data.collect import collect
 from goplan.data.dataset import TrajectoryDataset
 from goplan.errors import GOPlanError
 from goplan.evaluation import evaluate
-from goplan.experiments.demo import DETOUR_PROB, EPISODES, NAIVE_PROB, PRESET, TASK
+from goplan.experiments.demo import DETOUR_PROB, EPISODES, NAIVE_PROB, PRESET, RANDOM_PROB, TASK
 from goplan.experiments.train import EVAL_SEED_OFFSET
 from goplan.reanalysis.rollout import REACHED, imagine
 from goplan.tasks import point
@@ -75,12 +76,16 @@ def use_true_physics(agent: GOPlanAgent) -> None:
     dyn.sample_next = lambda s, a, generator=None: step(s, a)
 
 
-def pretrained(seed: int, cache: Path, overrides: list[str]) -> tuple[Path, TrajectoryDataset]:
+def pretrained(seed: int, cache: Path, overrides: list[str],
+               random_prob: float = RANDOM_PROB) -> tuple[Path, TrajectoryDataset]:
     cache.mkdir(parents=True, exist_ok=True)
     tag = "".join(f"_{o.replace('=', '-')}" for o in overrides)
-    data_path, ckpt = cache / f"rooms_seed{seed}.npz", cache / f"pretrained_seed{seed}{tag}.safetensors"
+    kind = f"detour{DETOUR_PROB}_naive{NAIVE_PROB}_random{random_prob}"  # the demo's data settings
+    data_path = cache / f"rooms_seed{seed}_{kind}.npz"
+    ckpt = cache / f"pretrained_seed{seed}_{kind}{tag}.safetensors"
     if not data_path.exists():
-        collect(TASK, EPISODES, seed, detour_prob=DETOUR_PROB, naive_prob=NAIVE_PROB, progress=False).save(data_path)
+        collect(TASK, EPISODES, seed, detour_prob=DETOUR_PROB, naive_prob=NAIVE_PROB, random_prob=random_prob,
+                progress=False).save(data_path)
     data = TrajectoryDataset.load(data_path)
     if not ckpt.exists():
         torch.manual_seed(seed)
@@ -227,11 +232,13 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes")
     p.add_argument("--diagnose", action="store_true", help="first print where the pretrained policy fails")
     p.add_argument("--gcsl", action="store_true", help="also train and evaluate GCSL with the same settings")
+    p.add_argument("--random", type=float, default=RANDOM_PROB, metavar="P",
+                   help=f"the data's random-action probability (default the demo's, {RANDOM_PROB})")
     p.add_argument("--extra-dynamics", type=int, default=0, metavar="N",
                    help="train the ensemble alone for N more updates (batch and learning rate of the settings) "
                         "after pretraining, before the diagnosis and the rounds")
     args = p.parse_args()
-    ckpt, data = pretrained(args.seed, Path(args.cache), args.set)
+    ckpt, data = pretrained(args.seed, Path(args.cache), args.set, args.random)
     eval_seed = args.seed + EVAL_SEED_OFFSET
     if args.gcsl:
         torch.manual_seed(args.seed)

@@ -74,6 +74,28 @@ def test_noise_is_added_and_clipped():
     assert (np.abs(noisy.actions) <= 1.0).all() and (np.abs(noisy.actions) == 1.0).mean() > 0.5
 
 
+def test_random_actions_replace_the_policy_with_the_given_probability():
+    """random_prob: each step's action is, with that probability, uniform in [-1, 1] (DDPG + HER's
+    random_eps), drawn after the noise; at 0 the data are those made without it, bit for bit."""
+    spec = get_task("PointReach")
+    clean = collect(spec, 40, seed=0, noise_std=0.0, num_envs=40, progress=False)
+    assert collect(spec, 40, seed=0, noise_std=0.0, num_envs=40, progress=False,
+                   random_prob=0.0).checksum() == clean.checksum()
+    for prob in (0.3, 1.0):
+        data = collect(spec, 40, seed=0, noise_std=0.0, num_envs=40, progress=False, random_prob=prob)
+        assert data.card["random_prob"] == prob
+        obs = {"observation": data.observations[:, :-1].reshape(-1, 2),
+               "achieved_goal": data.achieved_goals[:, :-1].reshape(-1, 2),
+               "desired_goal": data.desired_goals.reshape(-1, 2)}
+        policy = spec.behaviour_policy(obs, np.random.default_rng(0))
+        replaced = np.abs(data.actions.reshape(-1, 2) - policy).max(axis=1) > 1e-6
+        # noise-free, so every step that differs from the policy's action was replaced
+        assert abs(replaced.mean() - prob) < 0.03, replaced.mean()
+        acts = data.actions.reshape(-1, 2)[replaced]
+        assert (np.abs(acts) <= 1.0).all()
+        assert abs(acts.mean()) < 0.05 and abs(acts.std() - 1 / np.sqrt(3)) < 0.03  # uniform on [-1, 1]
+
+
 def test_behaviour_success_report():
     for name in ("PointReach", "PointRooms"):
         report = behaviour_success(name, episodes=200, seed=0)
@@ -89,7 +111,7 @@ def test_dataset_round_trip(tmp_path, rooms_data):
 @pytest.mark.parametrize(
     "kwargs",
     [{"episodes": 0}, {"episodes": -3}, {"noise_std": -0.1}, {"noise_std": float("nan")},
-     {"num_envs": 0}, {"num_envs": -1}, {"episodes": 2.5}],
+     {"num_envs": 0}, {"num_envs": -1}, {"episodes": 2.5}, {"random_prob": 1.5}, {"random_prob": -0.1}],
 )
 def test_bad_arguments(kwargs):
     args = {"task": "PointReach", "episodes": 4, "seed": 0, "progress": False, **kwargs}

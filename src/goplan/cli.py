@@ -60,7 +60,7 @@ def _cmd_collect(args) -> None:
     started = time.perf_counter()
     ds = collect_to_file(name, out, episodes=args.episodes, seed=args.seed, noise_std=args.noise,
                          workers=args.workers, chunk_episodes=args.chunk, progress=not args.quiet,
-                         detour_prob=args.detour, naive_prob=args.naive)
+                         detour_prob=args.detour, naive_prob=args.naive, random_prob=args.random)
     card = ds.card
     print(f"wrote {out.with_suffix('.npz')} ({card['task']}, {card['episodes']} episodes, {card['transitions']} "
           f"transitions, behaviour success {card['behaviour_success_rate']:.3f}, average return "
@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fraction of episodes that first visit a random waypoint (suboptimal, multi-modal data)")
     s.add_argument("--naive", type=float, default=0.0,
                    help="fraction of episodes driven by the task's naive policy (PointRooms: straight at the goal)")
+    s.add_argument("--random", type=float, default=0.0,
+                   help="probability that a step's action is drawn uniformly from the action box instead (the "
+                        "random_eps exploration of the DDPG + HER agents behind the benchmark's data)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_cmd_collect)
 

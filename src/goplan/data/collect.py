@@ -93,13 +93,16 @@ def default_workers() -> int:
 
 
 def _rollout_chunk(spec: TaskSpec, n: int, seq: np.random.SeedSequence, noise_std: float,
-                   detour_prob: float = 0.0, naive_prob: float = 0.0) -> dict[str, np.ndarray]:
+                   detour_prob: float = 0.0, naive_prob: float = 0.0,
+                   random_prob: float = 0.0) -> dict[str, np.ndarray]:
     """Run n episodes of spec.max_steps steps; returns the four arrays and the rewards (n, T).
 
     With probability detour_prob an episode first pursues a random waypoint from the task's goal
     sampler and turns to its real goal once the waypoint is reached (within eps). With probability
     naive_prob an episode is driven by the task's naive policy (spec.extra["naive_policy"], e.g. a
-    straight line that ignores walls) instead of the competent one."""
+    straight line that ignores walls) instead of the competent one. With probability random_prob, each
+    step's action (after the noise) is replaced by one drawn uniformly from the action box, as the
+    exploration of the DDPG + HER agents that made the benchmark's data does (its random_eps)."""
     env_seed, policy_seed = seq.spawn(2)
     env = spec.make_vec_env(n, seed=int(env_seed.generate_state(1)[0]))
     rng = np.random.default_rng(policy_seed)
@@ -133,7 +136,11 @@ def _rollout_chunk(spec: TaskSpec, n: int, seq: np.random.SeedSequence, noise_st
             act = np.where(naive[:, None], spec.extra["naive_policy"](obs, rng), act)
         if noise_std > 0:
             act = act + rng.normal(0.0, noise_std, size=act.shape)
-        act = np.clip(act, -ACTION_LIMIT, ACTION_LIMIT).astype(np.float32)
+        act = np.clip(act, -ACTION_LIMIT, ACTION_LIMIT)
+        if random_prob > 0:  # no draws otherwise: datasets made without it stay bit-identical
+            uniform = rng.uniform(-ACTION_LIMIT, ACTION_LIMIT, size=act.shape)
+            act = np.where((rng.random(n) < random_prob)[:, None], uniform, act)
+        act = act.astype(np.float32)
         actions[:, t] = act
         obs, rewards[:, t] = env.step(act)
     observations[:, t_max] = obs["observation"]
@@ -157,6 +164,7 @@ class _Job:
     noise_std: float
     detour_prob: float
     naive_prob: float
+    random_prob: float
     keep: Keep | None
 
 
@@ -168,7 +176,8 @@ class _Done:
 
 def _run_job(spec: TaskSpec, job: _Job) -> tuple[int, dict[str, np.ndarray], int]:
     seq = np.random.SeedSequence(job.seed, spawn_key=(job.index,))
-    arrays = _rollout_chunk(spec, job.size, seq, job.noise_std, job.detour_prob, job.naive_prob)
+    arrays = _rollout_chunk(spec, job.size, seq, job.noise_std, job.detour_prob, job.naive_prob,
+                            job.random_prob)
     if job.keep is not None:
         mask = np.asarray(job.keep(arrays["achieved_goals"]), dtype=bool)
         if mask.shape != (job.size,):
@@ -411,6 +420,7 @@ def collect(
     progress: bool = True,
     detour_prob: float = 0.0,
     naive_prob: float = 0.0,
+    random_prob: float = 0.0,
     *,
     workers: int = 1,
     work_dir: str | os.PathLike | None = None,
@@ -422,6 +432,8 @@ def collect(
     num_envs: episodes per chunk (default: sizes.default_chunk_episodes of the task); the dataset
     depends on (seed, num_envs), not on `workers`. detour_prob > 0 makes the data suboptimal and
     multi-modal: that fraction of episodes first visits a random waypoint, then goes to the goal.
+    naive_prob: that fraction of episodes follows the task's naive policy. random_prob: each step's
+    action is, with that probability, uniform in the action box (DDPG + HER's random_eps).
     work_dir: keep finished chunks there and reuse them on a rerun (see the module docstring).
     keep: keep only the trajectories this predicate accepts; `episodes` then counts kept ones.
     on_chunk(index) is called after each finished chunk is stored."""
@@ -430,17 +442,19 @@ def collect(
         raise ConfigError(f"detour_prob must be in [0, 1], got {detour_prob!r}")
     if not isinstance(naive_prob, (int, float)) or not 0.0 <= naive_prob <= 1.0:
         raise ConfigError(f"naive_prob must be in [0, 1], got {naive_prob!r}")
+    if not isinstance(random_prob, (int, float)) or not 0.0 <= random_prob <= 1.0:
+        raise ConfigError(f"random_prob must be in [0, 1], got {random_prob!r}")
     spec = _resolve(task)
     if num_envs is None:
         from goplan.data.sizes import default_chunk_episodes
 
         num_envs = default_chunk_episodes(spec)
     episodes, num_envs, noise_std, seed = int(episodes), int(num_envs), float(noise_std), int(seed)
-    detour_prob, naive_prob = float(detour_prob), float(naive_prob)
+    detour_prob, naive_prob, random_prob = float(detour_prob), float(naive_prob), float(random_prob)
     schedule = _Schedule(episodes, num_envs, filtered=keep is not None)
     manifest = {"format": PARTS_FORMAT, "generator": GENERATOR, "task": spec.name, "episodes": episodes,
                 "seed": seed, "noise_std": noise_std, "detour_prob": detour_prob, "naive_prob": naive_prob,
-                "chunk_episodes": num_envs, "keep": _describe_keep(keep)}
+                "random_prob": random_prob, "chunk_episodes": num_envs, "keep": _describe_keep(keep)}
     store = _ChunkStore(spec, manifest, schedule.size, work_dir)
     runner = _Runner(spec, workers)
     failed = True
@@ -448,7 +462,7 @@ def collect(
               desc=f"collect {spec.name}") as bar:
         try:
             while batch := schedule.next_batch(store.done):
-                jobs = [_Job(i, schedule.size(i), seed, noise_std, detour_prob, naive_prob, keep) for i in batch]
+                jobs = [_Job(i, schedule.size(i), seed, noise_std, detour_prob, naive_prob, random_prob, keep) for i in batch]
                 for index, arrays, rolled in runner.run(jobs):
                     store.put(index, arrays, rolled)
                     bar.update(schedule.progress(store.done) - bar.n)
@@ -469,6 +483,7 @@ def collect(
         "noise_std": noise_std,
         "detour_prob": detour_prob,
         "naive_prob": naive_prob,
+        "random_prob": random_prob,
         "seed": seed,
         "chunk_episodes": num_envs,
         "behaviour_success_rate": float(final.mean(dtype=np.float64)),
@@ -498,6 +513,7 @@ def collect_to_file(
     progress: bool = True,
     detour_prob: float = 0.0,
     naive_prob: float = 0.0,
+    random_prob: float = 0.0,
     on_chunk: Callable[[int], None] | None = None,
 ) -> TrajectoryDataset:
     """Collect the dataset `name` (a task, `TASK-s`, or an OOD group; see goplan.data.sizes) into `out`.
@@ -516,7 +532,7 @@ def collect_to_file(
     keep = plan.ood_group.iid_region() if plan.ood_group is not None else None
     work = parts_dir(out)
     ds = collect(plan.task, episodes, seed, noise_std=noise_std, num_envs=chunk_episodes, progress=progress,
-                 detour_prob=detour_prob, naive_prob=naive_prob, workers=workers, work_dir=work, keep=keep,
+                 detour_prob=detour_prob, naive_prob=naive_prob, random_prob=random_prob, workers=workers, work_dir=work, keep=keep,
                  on_chunk=on_chunk)
     ds.card.update(dataset=plan.name, variant=plan.variant, paper_size=episodes == paper)
     if plan.ood_group is not None:
