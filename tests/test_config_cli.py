@@ -56,6 +56,8 @@ def run_cli(*args):
 @pytest.mark.parametrize("args, words", [
     (["collect", "--task", "PointRoom", "--episodes", "5", "--out", "x.npz"], "did you mean PointRooms"),
     (["collect", "--task", "PointReach", "--episodes", "0", "--out", "x.npz"], "episodes must be a positive integer"),
+    (["collect", "--task", "PointReach", "--episodes", "3", "--random", "2", "--out", "x.npz"],
+     "random_prob must be in [0, 1]"),
     (["train", "--task", "PointReach", "--dataset", "/nonexistent/data.npz", "--preset", "tiny"], "no such dataset file"),
     (["train", "--task", "PointReach", "--dataset", "/nonexistent/data.npz", "plan_horizon=0"], "plan_horizon must be positive"),
     (["eval", "/nonexistent/run"], "no such checkpoint"),
@@ -65,6 +67,15 @@ def test_cli_errors_are_one_line_with_status_2(args, words):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_cli_collect_random_actions_reach_the_card(tmp_path):
+    from goplan.data.dataset import TrajectoryDataset
+
+    out = tmp_path / "r.npz"
+    assert main(["collect", "--task", "PointRooms", "--episodes", "3", "--random", "0.3", "--out", str(out),
+                 "--quiet"]) == 0
+    assert TrajectoryDataset.load(out).card["random_prob"] == 0.3
 
 
 def test_cli_wrong_task_for_dataset(tmp_path):
