@@ -42,7 +42,9 @@ def run_demo(out: str | Path = "runs", seed: int = 0, progress: bool = True, log
                    naive_prob=NAIVE_PROB, random_prob=RANDOM_PROB)
     data_path = data.save(demo_dir / f"{TASK}.npz")
     log(f"dataset: {data_path} ({data.num_transitions} transitions; behaviour success "
-        f"{data.card['behaviour_success_rate']:.2f}, average return {data.card['average_return']:.2f})")
+        f"{data.card['behaviour_success_rate']:.2f}, average return {data.card['average_return']:.2f}; "
+        f"noise {NOISE_STD}, detours {DETOUR_PROB}, straight-line episodes {NAIVE_PROB}, random actions "
+        f"{RANDOM_PROB})")
 
     log("training GOPlan ...")
     goplan = train(TASK, data_path, seed=seed, out=demo_dir, preset=PRESET, progress=progress, log=log)
