@@ -10,13 +10,7 @@ OUT_DIR=${1:?usage: gpu_pointrooms.sh OUTDIR [key=value ...]}
 shift
 SETTINGS=("pretrain_updates=15000" "finetune_rounds=4" "$@")
 mkdir -p "$OUT_DIR"
-export PYTHONUNBUFFERED=1
-if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH="$PWD/src:/tmp/site"
-else
-    export PYTHONPATH="$PWD/src"
-fi
+source benchmarks/gpu_env.sh
 GOPLAN="python3 -m goplan.cli"
 t0=$(date +%s)
 $GOPLAN collect --task PointRooms --episodes 2000 --seed 0 --detour 0.5 --naive 0.5 --random 0.3 \

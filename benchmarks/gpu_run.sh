@@ -12,13 +12,7 @@ set -u
 OUT_DIR=${1:?usage: gpu_run.sh OUTDIR [all|tests]}
 MODE=${2:-all}
 mkdir -p "$OUT_DIR"
-export PYTHONUNBUFFERED=1
-if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH="$PWD/src:/tmp/site"
-else
-    export PYTHONPATH="$PWD/src"
-fi
+source benchmarks/gpu_env.sh
 {
     date -u
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
