@@ -66,10 +66,7 @@ def use_true_physics(agent: GOPlanAgent) -> None:
 
     def step(s_norm: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         pos = _free(np.clip(norm.unnormalize(s_norm).cpu().numpy(), -point.POS_LIMIT, point.POS_LIMIT))
-        delta = point.ACTION_SCALE * np.clip(a.cpu().numpy().astype(np.float64), -point.ACTION_LIMIT,
-                                             point.ACTION_LIMIT)
-        for axis in range(point.DIM):
-            pos = point._move_axis(pos, delta[:, axis], axis, True)
+        pos = point.move(pos, a.cpu().numpy())
         return norm(torch.as_tensor(pos, dtype=torch.float32, device=s_norm.device))
 
     dyn.all_members = lambda s, a: step(s, a).unsqueeze(0).expand(dyn.members, -1, -1)
@@ -143,6 +140,11 @@ def diagnose(agent: GOPlanAgent, episodes: int, seed: int) -> None:
 UNC_QUANTILES = (0.5, 0.99, 0.999)
 
 
+def _blocked(pos: np.ndarray, nxt: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """Moves that covered less than half of what the action asked for: a wall stopped them."""
+    return np.linalg.norm(nxt - pos, axis=1) < 0.5 * np.linalg.norm(point.ACTION_SCALE * act, axis=1)
+
+
 @torch.no_grad()
 def probe_model(agent: GOPlanAgent, data: TrajectoryDataset, seed: int) -> None:
     """Where the learned ensemble is wrong: plan-and-step in it (as reanalysis does, no uncertainty
@@ -166,13 +168,17 @@ def probe_model(agent: GOPlanAgent, data: TrajectoryDataset, seed: int) -> None:
         print(f"  imagined from {start} toward {goal}: {'reached' if int(roll.outcome[i]) == REACHED else 'not reached'} "
               f"in {int(roll.lengths[i])} steps, {int(in_wall[i].sum())} imagined states inside a wall, largest "
               f"disagreement {largest[i]:.5f}")
-    obs = torch.as_tensor(data.observations[:, :-1].reshape(-1, data.observations.shape[-1]), dtype=torch.float32)
-    act = torch.as_tensor(data.actions.reshape(-1, data.actions.shape[-1]), dtype=torch.float32)
-    u = agent.dynamics.disagreement(agent.dynamics.all_members(agent.state_norm(obs), act))
-    q = torch.quantile(u, torch.tensor(UNC_QUANTILES))
+    # every member on the dataset's own transitions, once: their disagreement here, their mean's
+    # one-step error in probe_one_step
+    obs, act, nxt = (x.reshape(-1, x.shape[-1]) for x in (data.observations[:, :-1], data.actions,
+                                                          data.observations[:, 1:]))
+    members = agent.dynamics.all_members(agent.state_norm(torch.as_tensor(obs, dtype=torch.float32)),
+                                         torch.as_tensor(act, dtype=torch.float32))
+    q = torch.quantile(agent.dynamics.disagreement(members), torch.tensor(UNC_QUANTILES))
     print("  disagreement on the dataset's transitions: " +
           ", ".join(f"{100 * p:g}% quantile {v:.5f}" for p, v in zip(UNC_QUANTILES, q.tolist())) +
           f" (threshold u = {agent.cfg.uncertainty_threshold})")
+    probe_one_step(agent, obs, act, nxt, agent.state_norm.unnormalize(members.mean(dim=0)).numpy(), seed)
 
 
 NEAR_WALLS = 2.5  # probe positions with |x|, |y| below this: the walls' blocked boxes and their surroundings
@@ -181,38 +187,30 @@ PROBE_NOISE = 0.2  # action noise around "straight at the centre", as the behavi
 
 
 @torch.no_grad()
-def probe_one_step(agent: GOPlanAgent, data: TrajectoryDataset, seed: int) -> None:
+def probe_one_step(agent: GOPlanAgent, obs: np.ndarray, act_d: np.ndarray, nxt: np.ndarray, pred_d: np.ndarray,
+                   seed: int) -> None:
     """One-step error of the ensemble's mean prediction against the true physics: on free positions
     around the walls with actions aimed at the centre (into the walls, or sliding along them), and on
-    the dataset's own transitions."""
+    the dataset's transitions (obs, act_d -> nxt; pred_d is the ensemble mean's prediction there)."""
     rng = np.random.default_rng(seed)
     pos = point.sample_free(8 * PROBE_STATES, rng, True)
     pos = pos[(np.abs(pos) < NEAR_WALLS).all(axis=1)][:PROBE_STATES].astype(np.float64)
     aim = -pos / np.linalg.norm(pos, axis=1, keepdims=True)
     act = np.clip(aim + rng.normal(0.0, PROBE_NOISE, pos.shape), -point.ACTION_LIMIT, point.ACTION_LIMIT)
-    true_next = pos
-    for axis in range(point.DIM):
-        true_next = point._move_axis(true_next, point.ACTION_SCALE * act[:, axis], axis, True)
-
-    def predict(p: np.ndarray, a: np.ndarray) -> np.ndarray:
-        sn = agent.state_norm(torch.as_tensor(p, dtype=torch.float32))
-        mean = agent.dynamics.all_members(sn, torch.as_tensor(a, dtype=torch.float32)).mean(dim=0)
-        return agent.state_norm.unnormalize(mean).numpy()
-
-    pred = predict(pos, act)
+    true_next = point.move(pos, act)
+    sn = agent.state_norm(torch.as_tensor(pos, dtype=torch.float32))
+    pred = agent.state_norm.unnormalize(
+        agent.dynamics.all_members(sn, torch.as_tensor(act, dtype=torch.float32)).mean(dim=0)).numpy()
     err = np.linalg.norm(pred - true_next, axis=1)
-    blocked = np.linalg.norm(true_next - pos, axis=1) < 0.5 * np.linalg.norm(point.ACTION_SCALE * act, axis=1)
+    blocked = _blocked(pos, true_next, act)
     print(f"  one-step error around the walls ({len(pos)} free positions with |x|, |y| < {NEAR_WALLS}, actions "
           f"aimed at the centre): mean {err.mean():.3f}, 90% quantile {np.quantile(err, 0.9):.3f}; on the "
           f"{blocked.mean():.0%} of moves a wall blocks: mean {err[blocked].mean():.3f}; predictions inside a wall: "
           f"{point.in_walls(pred).mean():.0%}")
-    obs = data.observations[:, :-1].reshape(-1, data.observations.shape[-1])
-    nxt = data.observations[:, 1:].reshape(-1, data.observations.shape[-1])
-    act_d = data.actions.reshape(-1, data.actions.shape[-1])
-    err_d = np.linalg.norm(predict(obs, act_d) - nxt, axis=1)
+    err_d = np.linalg.norm(pred_d - nxt, axis=1)
     print(f"  one-step error on the dataset's transitions: mean {err_d.mean():.4f}, 99% quantile "
           f"{np.quantile(err_d, 0.99):.3f}")
-    blocked_d = np.linalg.norm(nxt - obs, axis=1) < 0.5 * np.linalg.norm(point.ACTION_SCALE * act_d, axis=1)
+    blocked_d = _blocked(obs, nxt, act_d)
     corner = (np.abs(np.abs(obs) - point.BLOCK_SHORT) < WALL_CONTACT).all(axis=1)
     print(f"  wall contact in the dataset: a wall blocks {blocked_d.mean():.1%} of its moves, "
           f"{(blocked_d & corner).sum() / max(1, blocked_d.sum()):.0%} of those in an inner corner")
@@ -257,14 +255,13 @@ def main() -> None:
     agent.set_dataset(data, fit_normalizers=False)
     for _ in range(args.extra_dynamics):
         s, a, s_next, _ = agent.sample_offline(agent.cfg.batch_size)
-        agent._dynamics_step(agent.state_norm(s), a, agent.state_norm(s_next))
+        agent.dynamics_step(agent.state_norm(s), a, agent.state_norm(s_next))
     if args.model == "true":
         use_true_physics(agent)
     if args.diagnose:
         diagnose(agent, args.episodes, eval_seed)
         if args.model == "learned":
             probe_model(agent, data, args.seed)
-            probe_one_step(agent, data, args.seed)
     ev = lambda: evaluate(agent, args.episodes, "policy", seed=eval_seed)["return_mean"]  # noqa: E731
     print(f"model={args.model} sampling={args.sampling} seed={args.seed}{''.join(' ' + o for o in args.set + args.ft)}: "
           f"pretrained return "

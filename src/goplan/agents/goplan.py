@@ -110,7 +110,7 @@ class GOPlanAgent:
         sn, sn_next, gn = self.state_norm(s), self.state_norm(s_next), self.goal_norm(g)
         out: dict[str, torch.Tensor] = {}
         if train_dynamics:
-            out["dynamics_loss"] = self._dynamics_step(sn, a, sn_next)
+            out["dynamics_loss"] = self.dynamics_step(sn, a, sn_next)
         # every network sees the same slightly jittered inputs (as the reference does); V is evaluated
         # once and serves both the advantage (before any update, as in the reference's order) and its loss
         js, js_next, jg = (x + c.input_noise * torch.randn_like(x) for x in (sn, sn_next, gn))
@@ -123,8 +123,9 @@ class GOPlanAgent:
                    advantage=adv.mean(), reward=r.mean())
         return out
 
-    def _dynamics_step(self, sn: torch.Tensor, a: torch.Tensor, sn_next: torch.Tensor) -> torch.Tensor:
-        """Eq. 3: one step of the ensemble on normalised states."""
+    def dynamics_step(self, sn: torch.Tensor, a: torch.Tensor, sn_next: torch.Tensor) -> torch.Tensor:
+        """Eq. 3: one step of the ensemble on normalised states (part of every pretraining update; also
+        callable alone to train the ensemble further)."""
         with matmul_precision(self.device, self.cfg.train_precision):
             dyn_loss = self.dynamics.loss(sn, a, sn_next)
         self.dynamics_opt.zero_grad(set_to_none=True)

@@ -27,6 +27,7 @@ import re
 import shutil
 import signal
 import zipfile
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -92,17 +93,39 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
-def _rollout_chunk(spec: TaskSpec, n: int, seq: np.random.SeedSequence, noise_std: float,
-                   detour_prob: float = 0.0, naive_prob: float = 0.0,
-                   random_prob: float = 0.0) -> dict[str, np.ndarray]:
-    """Run n episodes of spec.max_steps steps; returns the four arrays and the rewards (n, T).
+@dataclass(frozen=True)
+class Behaviour:
+    """How the behaviour policy's actions are spoiled (every field is recorded in the dataset card).
 
-    With probability detour_prob an episode first pursues a random waypoint from the task's goal
-    sampler and turns to its real goal once the waypoint is reached (within eps). With probability
-    naive_prob an episode is driven by the task's naive policy (spec.extra["naive_policy"], e.g. a
-    straight line that ignores walls) instead of the competent one. With probability random_prob, each
-    step's action (after the noise) is replaced by one drawn uniformly from the action box, as the
-    exploration of the DDPG + HER agents that made the benchmark's data does (its random_eps)."""
+    noise_std: std of the Gaussian noise added to every action (clipped to the action box after).
+    detour_prob: the fraction of episodes that first pursue a random waypoint from the task's goal
+    sampler and turn to their real goal once the waypoint is reached (within eps).
+    naive_prob: the fraction of episodes driven by the task's naive policy (spec.extra["naive_policy"],
+    e.g. a straight line that ignores walls) instead of the competent one.
+    random_prob: the probability that a step's action (after the noise) is replaced by one drawn
+    uniformly from the action box, as the exploration of the DDPG + HER agents that made the
+    benchmark's data does (its random_eps)."""
+
+    noise_std: float = DEFAULT_NOISE_STD
+    detour_prob: float = 0.0
+    naive_prob: float = 0.0
+    random_prob: float = 0.0
+
+    def checked(self) -> "Behaviour":
+        """The same values as floats; a ConfigError names the first probability out of [0, 1] (the noise
+        is checked with collect's other arguments, in _check_args)."""
+        for name in ("detour_prob", "naive_prob", "random_prob"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
+        return Behaviour(*(float(v) for v in dataclasses.astuple(self)))
+
+
+def _rollout_chunk(spec: TaskSpec, n: int, seq: np.random.SeedSequence,
+                   behaviour: Behaviour = Behaviour()) -> dict[str, np.ndarray]:
+    """Run n episodes of spec.max_steps steps with the behaviour policy spoiled as `behaviour` says;
+    returns the four arrays and the rewards (n, T)."""
+    noise_std, detour_prob, naive_prob, random_prob = dataclasses.astuple(behaviour)
     env_seed, policy_seed = seq.spawn(2)
     env = spec.make_vec_env(n, seed=int(env_seed.generate_state(1)[0]))
     rng = np.random.default_rng(policy_seed)
@@ -161,10 +184,7 @@ class _Job:
     index: int
     size: int  # episodes to roll out
     seed: int
-    noise_std: float
-    detour_prob: float
-    naive_prob: float
-    random_prob: float
+    behaviour: Behaviour
     keep: Keep | None
 
 
@@ -176,8 +196,7 @@ class _Done:
 
 def _run_job(spec: TaskSpec, job: _Job) -> tuple[int, dict[str, np.ndarray], int]:
     seq = np.random.SeedSequence(job.seed, spawn_key=(job.index,))
-    arrays = _rollout_chunk(spec, job.size, seq, job.noise_std, job.detour_prob, job.naive_prob,
-                            job.random_prob)
+    arrays = _rollout_chunk(spec, job.size, seq, job.behaviour)
     if job.keep is not None:
         mask = np.asarray(job.keep(arrays["achieved_goals"]), dtype=bool)
         if mask.shape != (job.size,):
@@ -438,23 +457,17 @@ def collect(
     keep: keep only the trajectories this predicate accepts; `episodes` then counts kept ones.
     on_chunk(index) is called after each finished chunk is stored."""
     _check_args(episodes, noise_std, num_envs, seed, workers)
-    if not isinstance(detour_prob, (int, float)) or not 0.0 <= detour_prob <= 1.0:
-        raise ConfigError(f"detour_prob must be in [0, 1], got {detour_prob!r}")
-    if not isinstance(naive_prob, (int, float)) or not 0.0 <= naive_prob <= 1.0:
-        raise ConfigError(f"naive_prob must be in [0, 1], got {naive_prob!r}")
-    if not isinstance(random_prob, (int, float)) or not 0.0 <= random_prob <= 1.0:
-        raise ConfigError(f"random_prob must be in [0, 1], got {random_prob!r}")
+    behaviour = Behaviour(noise_std, detour_prob, naive_prob, random_prob).checked()
     spec = _resolve(task)
     if num_envs is None:
         from goplan.data.sizes import default_chunk_episodes
 
         num_envs = default_chunk_episodes(spec)
-    episodes, num_envs, noise_std, seed = int(episodes), int(num_envs), float(noise_std), int(seed)
-    detour_prob, naive_prob, random_prob = float(detour_prob), float(naive_prob), float(random_prob)
+    episodes, num_envs, seed = int(episodes), int(num_envs), int(seed)
     schedule = _Schedule(episodes, num_envs, filtered=keep is not None)
     manifest = {"format": PARTS_FORMAT, "generator": GENERATOR, "task": spec.name, "episodes": episodes,
-                "seed": seed, "noise_std": noise_std, "detour_prob": detour_prob, "naive_prob": naive_prob,
-                "random_prob": random_prob, "chunk_episodes": num_envs, "keep": _describe_keep(keep)}
+                "seed": seed, **dataclasses.asdict(behaviour), "chunk_episodes": num_envs,
+                "keep": _describe_keep(keep)}
     store = _ChunkStore(spec, manifest, schedule.size, work_dir)
     runner = _Runner(spec, workers)
     failed = True
@@ -462,7 +475,7 @@ def collect(
               desc=f"collect {spec.name}") as bar:
         try:
             while batch := schedule.next_batch(store.done):
-                jobs = [_Job(i, schedule.size(i), seed, noise_std, detour_prob, naive_prob, random_prob, keep) for i in batch]
+                jobs = [_Job(i, schedule.size(i), seed, behaviour, keep) for i in batch]
                 for index, arrays, rolled in runner.run(jobs):
                     store.put(index, arrays, rolled)
                     bar.update(schedule.progress(store.done) - bar.n)
@@ -480,10 +493,7 @@ def collect(
         "task": spec.name,
         "episodes": episodes,
         "behaviour_policy": spec.extra.get("behaviour_policy_name", DEFAULT_POLICY_NAME),
-        "noise_std": noise_std,
-        "detour_prob": detour_prob,
-        "naive_prob": naive_prob,
-        "random_prob": random_prob,
+        **dataclasses.asdict(behaviour),
         "seed": seed,
         "chunk_episodes": num_envs,
         "behaviour_success_rate": float(final.mean(dtype=np.float64)),
@@ -532,8 +542,8 @@ def collect_to_file(
     keep = plan.ood_group.iid_region() if plan.ood_group is not None else None
     work = parts_dir(out)
     ds = collect(plan.task, episodes, seed, noise_std=noise_std, num_envs=chunk_episodes, progress=progress,
-                 detour_prob=detour_prob, naive_prob=naive_prob, random_prob=random_prob, workers=workers, work_dir=work, keep=keep,
-                 on_chunk=on_chunk)
+                 detour_prob=detour_prob, naive_prob=naive_prob, random_prob=random_prob, workers=workers,
+                 work_dir=work, keep=keep, on_chunk=on_chunk)
     ds.card.update(dataset=plan.name, variant=plan.variant, paper_size=episodes == paper)
     if plan.ood_group is not None:
         ds.card["ood_group"] = plan.ood_group.name

@@ -144,12 +144,17 @@ class PointVecEnv:
         act = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, DIM)
         if not np.isfinite(act).all():
             raise ValueError("step: actions contain NaN or infinity")
-        delta = ACTION_SCALE * np.clip(act, -ACTION_LIMIT, ACTION_LIMIT)
-        pos = self.pos
-        for axis in range(DIM):
-            pos = _move_axis(pos, delta[:, axis], axis, self.rooms)
-        self.pos = pos.astype(DTYPE)
+        self.pos = move(self.pos, act, self.rooms).astype(DTYPE)
         return self._obs(), success(self.pos, self.goal, self.eps)
+
+
+def move(pos: np.ndarray, actions: np.ndarray, rooms: bool = True) -> np.ndarray:
+    """One step of the physics for every row: the clipped, scaled action moves the ball axis by axis,
+    shortened where it would enter a wall (PointRooms) or leave the arena."""
+    delta = ACTION_SCALE * np.clip(np.asarray(actions, dtype=np.float64), -ACTION_LIMIT, ACTION_LIMIT)
+    for axis in range(DIM):
+        pos = _move_axis(pos, delta[:, axis], axis, rooms)
+    return pos
 
 
 def success(achieved: np.ndarray, desired: np.ndarray, eps: float = EPS) -> np.ndarray:
