@@ -81,7 +81,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "plan_precision": args.precision,
-                                "train_precision": args.precision})
+                                "train_precision": args.precision, "value_precision": args.precision})
     agent = GOPlanAgent(speed.synthetic_task(), cfg)
     agent.set_dataset(speed.synthetic_dataset())
     print(f"precision {args.precision}, {torch.get_num_threads()} threads, torch {torch.__version__}")

@@ -2,7 +2,7 @@
 
     python benchmarks/speed.py --json benchmarks/results/cpu.json [--device cpu|cuda|auto] [--quick]
         [--with-reference-style | --no-with-reference-style] [--diagnostics] [--threads N] [--seed S]
-        [--precision fp32|bf16]
+        [--precision fp32|bf16] [--value-precision fp32|bf16]
 
 Measures planner calls per second for one state (GOPlan2 control rate), planned states per second for
 1024 states in one call, intra/inter reanalysis trajectories per second, pretraining and finetuning
@@ -201,7 +201,7 @@ def pretrain_flops(cfg) -> dict[str, float]:
     value_passes = 3 + 2
     per_sample = 3 * n * dyn + value_passes * value + policy + 2 * 3 * disc + 3 * policy + 2 * disc
     macs = per_sample * cfg.batch_size
-    # the value network always runs in fp32 (goplan/models/precision.py); the rest follows train_precision
+    # the value network follows value_precision, the rest train_precision
     value_flops = 2.0 * value_passes * value * cfg.batch_size
     return {"macs_per_sample": per_sample, "macs": macs, "flops": 2.0 * macs, "value_flops": value_flops}
 
@@ -284,7 +284,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                     help="goplan's plan_precision and train_precision (the reference style always runs fp32)")
+    ap.add_argument("--value-precision", choices=("fp32", "bf16"), default=None,
+                    help="goplan's value_precision (the value network's hidden layers); default: --precision")
     args = ap.parse_args(argv)
+    args.value_precision = args.value_precision or args.precision
 
     t_start = time.perf_counter()
     load_before = os.getloadavg()
@@ -311,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = synthetic_dataset(seed=args.seed)
     cfg = make_config("paper", {"num_dynamics": NUM_DYNAMICS, "device": str(dev), "seed": args.seed,
                                 "uncertainty_threshold": 1e9, "plan_precision": args.precision,
-                                "train_precision": args.precision})
+                                "train_precision": args.precision, "value_precision": args.value_precision})
     agent = GOPlanAgent(task, cfg, device=str(dev))
     agent.set_dataset(data)
     sizes = {"state": STATE_DIM, "goal": GOAL_DIM, "action": ACT_DIM, "hidden": cfg.hidden_dim,
@@ -517,11 +520,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     floor.update(pretrain_flops_per_update=pf["flops"], floor_pretrain_updates_per_s=peak * 1e9 / pf["flops"],
                  fraction_of_floor_pretrain=pre_rate * pf["flops"] / (peak * 1e9))
     if args.precision == "bf16":
-        # the same floors at the machine's bf16 matmul rate (the value network's share stays fp32)
+        # the same floors at the machine's bf16 matmul rate (the value network's share at the fp32 rate
+        # unless value_precision is bf16 too)
         bf_runs = [matmul_rates(dev, plan["matmul"], torch.bfloat16) for _ in range(2)]
         peak_bf = max(v["best"] for run in bf_runs for v in run.values())
         bf_plan_s = fl["flops"] / (peak_bf * 1e9)
-        bf_pre_s = pf["value_flops"] / (peak * 1e9) + (pf["flops"] - pf["value_flops"]) / (peak_bf * 1e9)
+        value_rate = peak_bf if args.value_precision == "bf16" else peak
+        bf_pre_s = pf["value_flops"] / (value_rate * 1e9) + (pf["flops"] - pf["value_flops"]) / (peak_bf * 1e9)
         floor.update(matmul_gflops_bf16=peak_bf, matmul_runs_bf16=bf_runs, floor_plans_per_s_bf16=1.0 / bf_plan_s,
                      fraction_of_bf16_floor_b1=plan_hz * bf_plan_s, fraction_of_bf16_floor_b1024=big_rate * bf_plan_s,
                      floor_pretrain_updates_per_s_bf16=1.0 / bf_pre_s, fraction_of_bf16_floor_pretrain=pre_rate * bf_pre_s)
@@ -607,6 +612,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python " + " ".join(sys.argv) if argv is None else f"main({argv!r})",
         "quick": args.quick,
         "precision": args.precision,
+        "value_precision": args.value_precision,
         "sizes": sizes,
         "matmul_gflops": peak,
         "planning_floor": floor,
@@ -659,7 +665,7 @@ def print_table(out: dict[str, Any]) -> None:
         print(f"{label:32s} {ours:12.3f} {(f'{rsv:12.3f}' if rsv else f'{chr(45):>12s}')} "
               f"{(f'{r:10.2f}' if r else f'{chr(45):>10s}')} {x_spec} {x_rs}")
     print(f"peak memory {out['peak_mem_mb']:.0f} MB; device {out['device']}; torch {out['torch_version']}; "
-          f"threads {out['threads']}; precision {out['precision']}")
+          f"threads {out['threads']}; precision {out['precision']} (value network {out['value_precision']})")
 
 
 if __name__ == "__main__":

@@ -88,10 +88,15 @@ class GOPlanConfig:
     # ---- arithmetic ----
     # matrix precision of planning and imagined rollouts (planner, reanalysis, GOPlan2) and of the
     # policy, discriminator and dynamics in training updates: "fp32", or "bf16" (bfloat16 matrix units
-    # through torch.autocast; states, rewards, losses and the value network stay fp32). See
+    # through torch.autocast; states, rewards, losses and optimiser state stay fp32, and the value
+    # network follows value_precision). See
     # docs/performance.md for the speed and the measured differences.
     plan_precision: str = "fp32"
     train_precision: str = "fp32"
+    # matrix precision of the value network's hidden layers in training updates: "fp32", or "bf16"
+    # (its output layer always stays fp32, so V keeps fp32 resolution near 1, where it lies on these
+    # tasks; the advantage error this leaves is measured in docs/performance.md)
+    value_precision: str = "fp32"
     # Adam as one fused kernel per step (the same update arithmetic; on 2 CPU cores 3x faster than
     # torch's default loop for these networks); off = torch's default implementation
     fused_adam: bool = True
@@ -148,7 +153,7 @@ class GOPlanConfig:
             raise ConfigError(f"inter_goal must be 'achieved' or 'desired', got {self.inter_goal!r}")
         if self.reanalysis_transition not in ("mean", "random"):
             raise ConfigError(f"reanalysis_transition must be 'mean' or 'random', got {self.reanalysis_transition!r}")
-        for name in ["plan_precision", "train_precision"]:
+        for name in ["plan_precision", "train_precision", "value_precision"]:
             if getattr(self, name) not in PRECISIONS:
                 raise ConfigError(f"{name} must be one of {', '.join(PRECISIONS)}, got {getattr(self, name)!r}")
         if self.num_layers < 2:

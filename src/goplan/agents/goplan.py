@@ -114,10 +114,11 @@ class GOPlanAgent:
         # every network sees the same slightly jittered inputs (as the reference does); V is evaluated
         # once and serves both the advantage (before any update, as in the reference's order) and its loss
         js, js_next, jg = (x + c.input_noise * torch.randn_like(x) for x in (sn, sn_next, gn))
-        v = self.value(js, jg)
-        with torch.no_grad():
-            w, adv = advantage_weight(r, v.detach(), self.value(js_next, jg), c.gamma, c.beta, c.weight_clip)
-            y = r + c.gamma * (1.0 - r) * self.value.target_value(js_next, jg)
+        with matmul_precision(self.device, c.value_precision):
+            v = self.value(js, jg)
+            with torch.no_grad():
+                w, adv = advantage_weight(r, v.detach(), self.value(js_next, jg), c.gamma, c.beta, c.weight_clip)
+                y = r + c.gamma * (1.0 - r) * self.value.target_value(js_next, jg)
         out.update(self._gan_step(js, a, jg, w))
         out.update(value_loss=self._value_step(v, y), value=v.detach().mean(), weight=w.mean(), weight_max=w.max(),
                    advantage=adv.mean(), reward=r.mean())
