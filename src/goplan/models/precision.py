@@ -2,8 +2,9 @@
 
 With "bf16", matrix multiplications (linear layers, the ensemble's batched matmuls) run in bfloat16
 while everything around them stays fp32: states are advanced as s + residual in fp32, rewards are
-computed in fp32 raw goal space, losses and optimiser state are fp32, and the value network (whose
-output enters exp(beta * A) with beta = 60) always runs in fp32.
+computed in fp32 raw goal space, losses and optimiser state are fp32. The value network (whose
+output enters exp(beta * A) with beta = 60) has its own setting, value_precision, and its output layer
+always runs in fp32 (goplan/models/value.py).
 """
 from __future__ import annotations
 
