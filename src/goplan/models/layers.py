@@ -9,14 +9,16 @@ from torch import nn
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, act: type[nn.Module] = nn.ReLU,
         batch_norm: bool = False) -> nn.Sequential:
-    """`layers` linear layers; hidden ones followed by (BatchNorm and) the activation."""
+    """`layers` linear layers; hidden ones followed by (BatchNorm and) the activation. The activation
+    works in place: neither a linear layer's nor BatchNorm's backward needs its output, and it saves an
+    activation-sized allocation per layer."""
     mods: list[nn.Module] = []
     dim = in_dim
     for _ in range(layers - 1):
         mods.append(nn.Linear(dim, hidden))
         if batch_norm:
             mods.append(nn.BatchNorm1d(hidden))
-        mods.append(act())
+        mods.append(act(inplace=True))
         dim = hidden
     mods.append(nn.Linear(dim, out_dim))
     return nn.Sequential(*mods)
@@ -51,5 +53,5 @@ class EnsembleMLP(nn.Module):
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < len(self.layers) - 1:
-                x = torch.relu(x)
+                x = torch.relu_(x)  # in place, as in mlp()
         return x
