@@ -23,7 +23,7 @@ from goplan.models import matmul_precision
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 CAST_OPS = ("aten::copy_", "aten::_to_copy")
 ADAM_OPS = ("aten::_fused_adam_",)
-STEP_ROWS = 2000  # rows per planner batch on CPU (plan_cpu_max_rows = 2048, 10 states of C x H = 200)
+STEP_ROWS = 2000  # rows per planner batch on CPU in fp32 (plan_cpu_max_rows = 2048, 10 states of C x H = 200)
 TIMED_STEPS = 20
 
 

@@ -157,6 +157,17 @@ def test_bf16_value_hidden_layers_keep_fp32_resolution(agent):
     assert ((w16 - w32).abs() / w32).median() < 0.05  # measured 0.037 here (hidden 128; 0.016 at 512)
 
 
+def test_cpu_planner_batch_follows_plan_precision():
+    """bf16 rows take half the bytes, so on CPU the planner batches plan_cpu_max_rows_bf16 rows in bf16
+    and plan_cpu_max_rows in fp32; agent.plan and reanalysis use that planner."""
+    for precision, rows in (("fp32", 600), ("bf16", 1200)):
+        cfg = make_config("tiny", {"plan_precision": precision, "plan_cpu_max_rows": 600,
+                                   "plan_cpu_max_rows_bf16": 1200})
+        agent = GOPlanAgent("PointReach", cfg, device="cpu")
+        assert agent.planner.settings.max_rows == rows
+        assert agent.reanalysis_context().planner.settings.max_rows == rows
+
+
 @pytest.mark.parametrize("name", ["plan_precision", "train_precision", "value_precision"])
 def test_unknown_precision_is_refused(name):
     with pytest.raises(ConfigError, match=f"{name} must be one of fp32, bf16, got 'fp16'"):

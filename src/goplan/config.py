@@ -70,6 +70,9 @@ class GOPlanConfig:
     plan_candidates: int = 20  # C
     plan_copies: int = 10  # H
     plan_cpu_max_rows: int = 2048  # on CPU, rollout rows per planner batch (0 = all at once); CUDA: all at once
+    # the same with plan_precision bf16: half the bytes per row, so twice the rows for the same 4 MB per
+    # activation (benchmarks/plan_batch_rows.py; docs/performance.md)
+    plan_cpu_max_rows_bf16: int = 4096
     # on CUDA, test-time planning (GOPlan2, agent.plan) replays CUDA graphs captured per batch shape
     # (goplan/planner/graphs.py); off = eager. Reanalysis, whose batch shrinks every step, runs eagerly.
     plan_cuda_graphs: bool = True
@@ -127,7 +130,7 @@ class GOPlanConfig:
         for name in positive_int:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ["pretrain_updates", "finetune_rounds", "finetune_updates", "intra_per_round", "plan_cpu_max_rows",
+        for name in ["pretrain_updates", "finetune_rounds", "finetune_updates", "intra_per_round", "plan_cpu_max_rows", "plan_cpu_max_rows_bf16",
                      "inter_per_round", "eval_plan_episodes", "cuda_small_batch_rows"]:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -79,9 +79,10 @@ class GOPlanAgent:
         """Algorithm 2 over this agent's networks with the config's planning settings (call again after
         changing them)."""
         c = self.cfg
+        cpu_rows = c.plan_cpu_max_rows_bf16 if c.plan_precision == "bf16" else c.plan_cpu_max_rows
         return Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
                        PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
-                                       c.plan_cpu_max_rows if self.device.type == "cpu" else 0,
+                                       cpu_rows if self.device.type == "cpu" else 0,
                                        c.plan_precision, c.plan_cuda_graphs))
 
     # ------------------------------------------------------------------ data

@@ -1,0 +1,53 @@
+"""Planner speed on CPU against the rollout rows per planner batch (plan_cpu_max_rows[_bf16]).
+
+    python benchmarks/plan_batch_rows.py [--precision fp32|bf16] [--rows 2048 4096 8192 16384]
+        [--states 40] [--repeats 7]
+
+Plans `--states` states per call at the paper's sizes (FetchPush-shaped synthetic data, as
+benchmarks/speed.py), with the planner's batch limit set to each value in turn, in alternation, and
+prints the median planned states per second over the repeats (and every repeat).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+
+import torch
+
+import speed
+from goplan.agents.goplan import GOPlanAgent
+from goplan.config import make_config
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
+    p.add_argument("--rows", type=int, nargs="+", default=[2048, 4096, 8192, 16384])
+    p.add_argument("--states", type=int, default=40)
+    p.add_argument("--repeats", type=int, default=7)
+    args = p.parse_args()
+    torch.manual_seed(0)
+    cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "plan_precision": args.precision})
+    agent = GOPlanAgent(speed.synthetic_task(), cfg)
+    agent.set_dataset(speed.synthetic_dataset())
+    planner = agent.planner
+    s = agent.state_norm(agent.data.observations[:args.states, 0])
+    g = agent.data.achieved_goals[:args.states, -1]
+    rates: dict[int, list[float]] = {rows: [] for rows in args.rows}
+    for _ in range(args.repeats):
+        for rows in args.rows:
+            planner.settings = dataclasses.replace(planner.settings, max_rows=rows)
+            planner.plan(s, g)  # warm-up at this batch size
+            start = time.perf_counter()
+            for _ in range(2):
+                planner.plan(s, g)
+            rates[rows].append(2 * args.states / (time.perf_counter() - start))
+    print(f"precision {args.precision}, {args.states} states per call, {torch.get_num_threads()} threads")
+    for rows, r in rates.items():
+        print(f"max_rows {rows:6d}: median {statistics.median(r):6.1f} states/s  ({' '.join(f'{x:.1f}' for x in r)})")
+
+
+if __name__ == "__main__":
+    main()
