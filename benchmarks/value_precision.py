@@ -31,13 +31,12 @@ def main() -> None:
     c, cpu, net = agent.cfg, torch.device("cpu"), agent.value.net
     s, _, s_next, g = agent.sample_offline(args.samples)
     r = agent.task.reward(agent.task.phi(s_next), g)
-    x, x_next = (torch.cat([agent.state_norm(v), agent.goal_norm(g)], -1) for v in (s, s_next))
+    sn, sn_next, gn = agent.state_norm(s), agent.state_norm(s_next), agent.goal_norm(g)
     with torch.no_grad():
-        pairs = {"fp32": (agent.value.net(x).squeeze(-1), net(x_next).squeeze(-1))}
+        pairs = {"fp32": (agent.value(sn, gn), agent.value(sn_next, gn))}
         with matmul_precision(cpu, "bf16"):
-            sn, sn_next, gn = agent.state_norm(s), agent.state_norm(s_next), agent.goal_norm(g)
             pairs["hidden bf16, output fp32"] = (agent.value(sn, gn), agent.value(sn_next, gn))
-            pairs["all layers bf16"] = (net(x).float().squeeze(-1), net(x_next).float().squeeze(-1))
+            pairs["all layers bf16"] = tuple(net(torch.cat([x, gn], -1)).float().squeeze(-1) for x in (sn, sn_next))
     v, v_next = pairs["fp32"]
     w, adv = advantage_weight(r, v, v_next, c.gamma, c.beta, c.weight_clip)
     print(f"hidden {c.hidden_dim}, {args.samples} samples: V from {v.min():.3f} to {v.max():.3f} (mean {v.mean():.3f}); "

@@ -130,8 +130,8 @@ class GOPlanConfig:
         for name in positive_int:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ["pretrain_updates", "finetune_rounds", "finetune_updates", "intra_per_round", "plan_cpu_max_rows", "plan_cpu_max_rows_bf16",
-                     "inter_per_round", "eval_plan_episodes", "cuda_small_batch_rows"]:
+        for name in ["pretrain_updates", "finetune_rounds", "finetune_updates", "intra_per_round", "inter_per_round",
+                     "plan_cpu_max_rows", "plan_cpu_max_rows_bf16", "eval_plan_episodes", "cuda_small_batch_rows"]:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ["lr", "value_lr", "dynamics_lr", "weight_clip"]:

@@ -19,6 +19,7 @@ its card, then removes the work folder.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -27,7 +28,6 @@ import re
 import shutil
 import signal
 import zipfile
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator

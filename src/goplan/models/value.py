@@ -34,4 +34,3 @@ def _evaluate(net: nn.Sequential, s: torch.Tensor, g: torch.Tensor) -> torch.Ten
     hidden = net[:-1](torch.cat([s, g], dim=-1))
     with torch.autocast(device_type=hidden.device.type, enabled=False):
         return net[-1](hidden.float()).squeeze(-1)
-
