@@ -68,6 +68,11 @@ PLANS = {
                        inter_n=1000, ref_intra=3, ref_inter=1, matmul=10),
 }
 BLOCK = {"cpu": 1, "cuda": 20}  # calls per timed block (one clock read per block)
+# Pretraining is timed as (untimed settling calls, timed calls) per block. On CPU a timed block of
+# updates follows one untimed update of the same kind: the reference style's 2-thread kernels leave an
+# idle OpenMP thread spinning for milliseconds, on the core that goplan's overlapped update gives its
+# side thread (goplan/agents/overlap.py); a pretraining run's updates follow each other, not that.
+PRETRAIN_BLOCK = {"cpu": (1, 3), "cuda": (0, 20)}
 
 
 # ---------------------------------------------------------------------------- synthetic task and data
@@ -228,15 +233,18 @@ def expected_intra_len(t_len: int = STEPS) -> float:
 
 # ---------------------------------------------------------------------------- main
 def paired_rates(fns: dict[str, Callable[[], Any]], dev: torch.device, warmup: int, repeats: int,
-                 block: int = 1) -> dict[str, tuple[float, list[float]]]:
+                 block: int = 1, settle: int = 0) -> dict[str, tuple[float, list[float]]]:
     """Like `rate` for several functions, timed in alternation (ours, reference style, ours, ...) so
-    that load from other processes falls on both sides alike."""
+    that load from other processes falls on both sides alike. `settle` untimed calls of a function
+    precede each of its timed blocks (the same for every function)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            for _ in range(settle):
+                fn()
             def run_block(fn=fn):
                 for _ in range(block):
                     fn()
@@ -286,6 +294,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="goplan's plan_precision and train_precision (the reference style always runs fp32)")
     ap.add_argument("--value-precision", choices=("fp32", "bf16"), default=None,
                     help="goplan's value_precision (the value network's hidden layers); default: --precision")
+    ap.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=True,
+                    help="goplan's overlap_cpu_update: on CPU, the two halves of a pretraining update on two "
+                         "threads (default: on, as the engine)")
     args = ap.parse_args(argv)
     args.value_precision = args.value_precision or args.precision
 
@@ -314,7 +325,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = synthetic_dataset(seed=args.seed)
     cfg = make_config("paper", {"num_dynamics": NUM_DYNAMICS, "device": str(dev), "seed": args.seed,
                                 "uncertainty_threshold": 1e9, "plan_precision": args.precision,
-                                "train_precision": args.precision, "value_precision": args.value_precision})
+                                "train_precision": args.precision, "value_precision": args.value_precision,
+                                "overlap_cpu_update": args.overlap})
     agent = GOPlanAgent(task, cfg, device=str(dev))
     agent.set_dataset(data)
     sizes = {"state": STATE_DIM, "goal": GOAL_DIM, "action": ACT_DIM, "hidden": cfg.hidden_dim,
@@ -322,7 +334,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              "N": cfg.num_dynamics, "C": cfg.plan_candidates, "H": cfg.plan_copies, "K": cfg.plan_horizon,
              "batch": cfg.batch_size, "dataset": f"{EPISODES} episodes x {STEPS} steps (synthetic)",
              "reanalysis_chunk": cfg.reanalysis_chunk, "uncertainty_threshold": cfg.uncertainty_threshold,
-             "plan_cuda_graphs": cfg.plan_cuda_graphs, "cuda_small_batch_rows": cfg.cuda_small_batch_rows}
+             "plan_cuda_graphs": cfg.plan_cuda_graphs, "cuda_small_batch_rows": cfg.cuda_small_batch_rows,
+             "overlap_cpu_update": cfg.overlap_cpu_update}
     log(f"device: {device_description(dev)}; torch {torch.__version__}; threads {torch.get_num_threads()}; "
         f"load {load_before[0]:.2f}")
     ref = None
@@ -342,7 +355,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     fns = {"goplan": agent.pretrain_step}
     if ref:
         fns["reference_style"] = ref.pretrain_step
-    pre = paired_rates(fns, dev, *plan["pretrain"], block=block)
+    pre_settle, pre_block = PRETRAIN_BLOCK[kind]
+    pre = paired_rates(fns, dev, *plan["pretrain"], block=pre_block, settle=pre_settle)
     pre_rate, pre_times = pre["goplan"]
     log("pretraining: " + ", ".join(f"{k} {v[0]:.2f} updates/s" for k, v in pre.items()))
     phase_done("pretrain")
@@ -466,7 +480,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     calib = None
     if ref:
         cfg_rc = make_config("paper", {"num_dynamics": 3, "dynamics_hidden_dim": 256, "device": str(dev),
-                                       "seed": args.seed, "reanalysis_buffer_size": 1000})
+                                       "seed": args.seed, "reanalysis_buffer_size": 1000,
+                                       "overlap_cpu_update": args.overlap})
         agent_rc = GOPlanAgent(task, cfg_rc, device=str(dev))
         agent_rc.set_dataset(data)
         ref_rc = RefStyleAgent(agent_rc, data)
@@ -475,7 +490,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "reference_style": one_state("reference_style_rc", ref_rc.plan)},
                              dev, *plan["plan_b1"], block=block)
         pre_rc = paired_rates({"goplan": agent_rc.pretrain_step, "reference_style": ref_rc.pretrain_step},
-                              dev, *plan["pretrain"], block=block)
+                              dev, *plan["pretrain"], block=pre_block, settle=pre_settle)
         calib = {
             "what": "plan (1 state) and pretraining at the reference code's dynamics sizes (N = 3, width 256; the "
                     "other networks as above), to relate the reference-style re-creation to SPEC's figures",
@@ -625,6 +640,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "reanalysis_round_s_from_small_n_rates": round_from_rean,
         "diagnostics": diagnostics,
         "repeats": dict(plan),
+        "pretrain_block": {"settle": pre_settle, "timed": pre_block},
         "raw_times_s": {"pretrain": pre_times, "finetune": ft_times, "plan_b1": plan_times, "plan_b1024": big_times},
         "loadavg_before": load_before,
         "loadavg_after": load_after,

@@ -103,6 +103,11 @@ class GOPlanConfig:
     # Adam as one fused kernel per step (the same update arithmetic; on 2 CPU cores 3x faster than
     # torch's default loop for these networks); off = torch's default implementation
     fused_adam: bool = True
+    # On CPU with at least 2 torch threads, a pretraining update runs the ensemble's step and the value
+    # function's gradient step on a side thread beside the CGAN's steps, each half on half of the threads
+    # (goplan/agents/overlap.py): the same arithmetic and random numbers, the two halves' elementwise and
+    # Python work hidden behind each other's matrix products (docs/performance.md). Off = one thread.
+    overlap_cpu_update: bool = True
     # ---- run ----
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...

@@ -14,6 +14,7 @@ import torch
 
 from goplan.agents.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
 from goplan.agents.guards import FiniteGuard, discriminator_collapsed, require_finite
+from goplan.agents.overlap import Overlap
 from goplan.config import GOPlanConfig, config_from_dict, make_config
 from goplan.data.dataset import TrajectoryDataset
 from goplan.data.relabel import sample_relabelled
@@ -103,15 +104,19 @@ class GOPlanAgent:
                                  self.cfg.her_prob)
 
     # ------------------------------------------------------------------ updates
-    def update(self, s, a, s_next, g, train_dynamics: bool) -> dict[str, torch.Tensor]:
+    def update(self, s, a, s_next, g, train_dynamics: bool, side: Overlap | None = None) -> dict[str, torch.Tensor]:
         """One gradient step on V (Eq. 6), D (Eq. 7), pi (Eq. 8) and optionally the ensemble (Eq. 3).
-        Inputs are raw-space tensors; returns detached metrics (no host sync)."""
+        Inputs are raw-space tensors; returns detached metrics (no host sync).
+
+        `side` (from pretrain_step) runs the ensemble's step and V's gradient step on a side thread while
+        this one takes the CGAN's steps (goplan/agents/overlap.py): the two halves share no parameters.
+        Without it, the update runs in the order written."""
         c = self.cfg
         r = self.task.reward(self.task.phi(s_next), g)
         sn, sn_next, gn = self.state_norm(s), self.state_norm(s_next), self.goal_norm(g)
         out: dict[str, torch.Tensor] = {}
-        if train_dynamics:
-            out["dynamics_loss"] = self.dynamics_step(sn, a, sn_next)
+        side = side or Overlap(False)  # disabled: each call runs at once
+        dyn_loss = side.run(self.dynamics_step, sn, a, sn_next) if train_dynamics else None
         # every network sees the same slightly jittered inputs (as the reference does); V is evaluated
         # once and serves both the advantage (before any update, as in the reference's order) and its loss
         js, js_next, jg = (x + c.input_noise * torch.randn_like(x) for x in (sn, sn_next, gn))
@@ -120,8 +125,11 @@ class GOPlanAgent:
             with torch.no_grad():
                 w, adv = advantage_weight(r, v.detach(), self.value(js_next, jg), c.gamma, c.beta, c.weight_clip)
                 y = r + c.gamma * (1.0 - r) * self.value.target_value(js_next, jg)
+        v_loss = side.run(self._value_step, v, y)
         out.update(self._gan_step(js, a, jg, w))
-        out.update(value_loss=self._value_step(v, y), value=v.detach().mean(), weight=w.mean(), weight_max=w.max(),
+        if dyn_loss is not None:
+            out["dynamics_loss"] = dyn_loss.result()
+        out.update(value_loss=v_loss.result(), value=v.detach().mean(), weight=w.mean(), weight_max=w.max(),
                    advantage=adv.mean(), reward=r.mean())
         return out
 
@@ -181,7 +189,12 @@ class GOPlanAgent:
                     disc_fake=d_fake.detach().mean(), disc_std=d_both.detach().std())
 
     def pretrain_step(self) -> dict[str, torch.Tensor]:
-        metrics = self.update(*self.sample_offline(self.cfg.batch_size), train_dynamics=True)
+        """One pretraining update. On CPU the whole step, sampling included, runs with the threads split
+        between the two halves of the update: a parallel region of the full thread count between them
+        would leave its idle OpenMP thread spinning on the side thread's core."""
+        c = self.cfg
+        with Overlap(c.overlap_cpu_update and self.device.type == "cpu") as side:
+            metrics = self.update(*self.sample_offline(c.batch_size), train_dynamics=True, side=side)
         self.counters["pretrain_updates"] += 1
         self.guard.watch(metrics, self.counters["pretrain_updates"])
         return metrics

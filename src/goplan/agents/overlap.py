@@ -1,0 +1,81 @@
+"""Two halves of a pretraining update at once, on two CPU threads.
+
+A pretraining update has two halves that share no parameters: the dynamics ensemble's step (Eq. 3)
+followed by the value function's gradient step (Eq. 6), and the CGAN's two steps (Eq. 7, 8). Each half
+alone is a chain of matrix products with elementwise work, autograd and Python between them. On CPU,
+`Overlap` runs calls handed to `run` on one side thread while the caller goes on with the other half,
+each with half of torch's intra-op threads, so one half's non-matrix work hides behind the other's
+matrix products.
+
+The arithmetic is unchanged and every random number is still drawn by the calling thread, in the same
+order. Only the matrix kernels see fewer threads each, which can change the last bits of a sum; with
+the same threads per kernel, an overlapped update equals a sequential one bit for bit
+(tests/test_overlap.py).
+
+Disabled (fewer than 2 threads, CUDA, or `overlap_cpu_update=false`), `run` calls the function at once
+and the update runs in the order it is written.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+import torch
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _side_pool() -> ThreadPoolExecutor:
+    """The process's one side thread (created on first use; idle threads cost nothing)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="goplan-side")
+        return _pool
+
+
+class Overlap:
+    """Context for one update: `run(fn, *args)` returns a Future; leaving the block waits for every
+    submitted call (also when the caller's half raised), restores the caller's thread count and
+    re-raises the first failure of the side thread."""
+
+    def __init__(self, enabled: bool):
+        total = torch.get_num_threads()
+        self.enabled = enabled and total >= 2
+        self.total = total
+        self.side_threads = total // 2
+        self.pending: list[Future] = []
+
+    def __enter__(self) -> "Overlap":
+        if self.enabled:
+            torch.set_num_threads(self.total - self.side_threads)
+        return self
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Future:
+        if not self.enabled:
+            done: Future = Future()
+            done.set_result(fn(*args))
+            return done
+        threads = self.side_threads
+
+        def call():
+            if torch.get_num_threads() != threads:  # the count is per thread; set it where the work runs
+                torch.set_num_threads(threads)
+            return fn(*args)
+
+        future = _side_pool().submit(call)
+        self.pending.append(future)
+        return future
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            for future in self.pending:
+                future.exception()  # wait, whatever happened on this side
+        finally:
+            if self.enabled:
+                torch.set_num_threads(self.total)
+        if exc_type is None:
+            for future in self.pending:
+                future.result()  # re-raise the side thread's first failure
