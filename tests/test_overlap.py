@@ -118,3 +118,29 @@ def test_a_failure_of_the_main_half_waits_for_the_side_half(reach_data, two_thre
         agent.pretrain_step()
     assert finished == [True]
     assert torch.get_num_threads() == 2
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_side_thread(reach_data, two_threads):
+    """A child forked after the side thread started has no such thread; its updates must not wait for
+    one forever."""
+    import os
+    agent = _agent(reach_data)
+    agent.pretrain_step()  # the side thread exists now
+    pid = os.fork()
+    if pid == 0:  # child: one more overlapped update, then report through the exit status
+        try:
+            agent.pretrain_step()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's update hung waiting for a side thread it does not have")
