@@ -71,7 +71,7 @@ BLOCK = {"cpu": 1, "cuda": 20}  # calls per timed block (one clock read per bloc
 # Pretraining is timed as (untimed settling calls, timed calls) per block. On CPU a timed block of
 # updates follows one untimed update of the same kind: the reference style's 2-thread kernels leave an
 # idle OpenMP thread spinning for milliseconds, on the core that goplan's overlapped update gives its
-# side thread (goplan/agents/overlap.py); a pretraining run's updates follow each other, not that.
+# side thread (goplan/overlap.py); a pretraining run's updates follow each other, not that.
 PRETRAIN_BLOCK = {"cpu": (1, 3), "cuda": (0, 20)}
 
 

@@ -1,5 +1,6 @@
-"""The overlapped CPU pretraining update (goplan/agents/overlap.py): the same update as the sequential
-one, really on a second thread, and safe when either half fails."""
+"""Overlapped CPU work (goplan/overlap.py): the pretraining update and the planner's batches give the
+same results as sequential work, really run on a second thread, and stay safe when either side fails."""
+import dataclasses
 import threading
 import time
 
@@ -9,6 +10,7 @@ import torch
 from goplan import make_config
 from goplan.agents.goplan import GOPlanAgent
 from goplan.data.collect import collect
+from goplan.planner import Planner
 
 SIZES = {"finetune_rounds": 0}
 
@@ -144,3 +146,36 @@ def test_a_forked_child_gets_its_own_side_thread(reach_data, two_threads):
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child's update hung waiting for a side thread it does not have")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_overlapped_planning_equals_sequential_planning_bit_for_bit(reach_data, two_threads, precision):
+    """30 states in batches alternating between the two threads give the same plans as the same batches
+    planned one after another with 1 thread, for torch's default generator and for an explicit one."""
+    agent = _agent(reach_data, precision, plan_precision=precision)
+    agent.pretrain_step()
+    planner = agent.planner
+    s = agent.state_norm(agent.data.observations[:30, 0])
+    g = agent.data.achieved_goals[:30, -1]
+    names: list = []
+    original = planner._plan
+
+    def spy(*args):
+        names.append(threading.current_thread().name)
+        return original(*args)
+    planner._plan = spy
+    torch.manual_seed(5)
+    overlapped = planner.plan(s, g)
+    overlapped_gen = planner.plan(s, g, torch.Generator().manual_seed(3))
+    assert len(names) >= 4 and any(n.startswith("goplan-side") for n in names)
+    assert torch.get_num_threads() == 2
+
+    sequential = Planner(planner.policy, planner.dynamics, planner.state_norm, planner.goal_norm, planner.task,
+                         dataclasses.replace(planner.settings, overlap=False))
+    torch.set_num_threads(1)
+    torch.manual_seed(5)
+    assert torch.equal(overlapped, sequential.plan(s, g))
+    assert torch.equal(overlapped_gen, sequential.plan(s, g, torch.Generator().manual_seed(3)))
+    # and the batches' generators really differ: planning the same state twice gives two plans
+    twice = sequential.plan(s[:1].repeat(2, 1), g[:1].repeat(2, 1))
+    assert not torch.equal(twice[0], twice[1])

@@ -105,9 +105,13 @@ class GOPlanConfig:
     fused_adam: bool = True
     # On CPU with at least 2 torch threads, a pretraining update runs the ensemble's step and the value
     # function's gradient step on a side thread beside the CGAN's steps, each half on half of the threads
-    # (goplan/agents/overlap.py): the same arithmetic and random numbers, the two halves' elementwise and
+    # (goplan/overlap.py): the same arithmetic and random numbers, the two halves' elementwise and
     # Python work hidden behind each other's matrix products (docs/performance.md). Off = one thread.
     overlap_cpu_update: bool = True
+    # On CPU with at least 2 torch threads, the planner plans its batches of start states two at a time,
+    # one on a side thread (reanalysis, GOPlan2 over parallel episodes; one state is one batch). Each
+    # batch has its own random generator, seeded in order, so the plans do not depend on the threads.
+    overlap_cpu_planning: bool = True
     # ---- run ----
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...

@@ -14,7 +14,6 @@ import torch
 
 from goplan.agents.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
 from goplan.agents.guards import FiniteGuard, discriminator_collapsed, require_finite
-from goplan.agents.overlap import Overlap
 from goplan.config import GOPlanConfig, config_from_dict, make_config
 from goplan.data.dataset import TrajectoryDataset
 from goplan.data.relabel import sample_relabelled
@@ -23,6 +22,7 @@ from goplan.models import (
     Discriminator, DynamicsEnsemble, Generator, Normalizer, ValueFunction, advantage_weight, discriminator_loss,
     generator_loss, matmul_precision,
 )
+from goplan.overlap import Overlap
 from goplan.planner import Planner, PlannerSettings
 from goplan.reanalysis import DeviceTrajectories, ReanalysisContext, TransitionBuffer, inter_reanalysis, intra_reanalysis
 from goplan.tasks.registry import TaskSpec, get_task
@@ -84,7 +84,7 @@ class GOPlanAgent:
         return Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
                        PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
                                        cpu_rows if self.device.type == "cpu" else 0,
-                                       c.plan_precision, c.plan_cuda_graphs))
+                                       c.plan_precision, c.plan_cuda_graphs, c.overlap_cpu_planning))
 
     # ------------------------------------------------------------------ data
     def set_dataset(self, dataset: TrajectoryDataset, fit_normalizers: bool = True) -> None:
@@ -109,7 +109,7 @@ class GOPlanAgent:
         Inputs are raw-space tensors; returns detached metrics (no host sync).
 
         `side` (from pretrain_step) runs the ensemble's step and V's gradient step on a side thread while
-        this one takes the CGAN's steps (goplan/agents/overlap.py): the two halves share no parameters.
+        this one takes the CGAN's steps (goplan/overlap.py): the two halves share no parameters.
         Without it, the update runs in the order written."""
         c = self.cfg
         r = self.task.reward(self.task.phi(s_next), g)

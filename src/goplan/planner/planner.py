@@ -4,8 +4,8 @@ For B states and goals: sample C first actions from the prior policy, step each 
 ensemble member, copy every next state H times, roll every copy K steps with the policy and a random
 member per step, score each first action by the mean over its copies of the summed sparse rewards,
 and return the exp(kappa R)-weighted mean of the first actions. All B*C*H rollouts advance as one
-batch; the only Python loop is over the K planning steps. Rewards are computed in raw goal space
-with the task's own eps.
+batch (on CPU, as a few cache-sized batches); the only Python loop is over the K planning steps.
+Rewards are computed in raw goal space with the task's own eps.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from goplan.models import DynamicsEnsemble, Generator, Normalizer, matmul_precision
+from goplan.overlap import Overlap
 from goplan.tasks.registry import TaskSpec
 
 
@@ -27,6 +28,7 @@ class PlannerSettings:
     max_rows: int = 0  # rollout rows (states * C * H) planned per batch; 0 = all at once
     precision: str = "fp32"  # matrix precision of the rollouts: fp32 or bf16 (goplan/models/precision.py)
     cuda_graphs: bool = True  # Planner.plan_graphed replays CUDA graphs on CUDA (goplan/planner/graphs.py)
+    overlap: bool = False  # with max_rows: batches planned two at a time on two threads (goplan/overlap.py)
 
 
 class Planner:
@@ -77,15 +79,24 @@ class Planner:
     def plan(self, s_norm: torch.Tensor, g_raw: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Planned actions (B, A) for normalised states (B, S) and raw goals (B, G).
 
-        With max_rows set (on CPU), states are planned in batches of at most max_rows rollout rows:
-        cache-sized batches run faster there than one huge batch (see docs/performance.md)."""
+        With max_rows set (on CPU), states are planned in batches of at most max_rows rollout rows, and
+        in at least two batches when there are two states or more: cache-sized batches run faster there
+        than one huge batch (see docs/performance.md), and with `overlap` the batches alternate between
+        this thread and a side thread. Each batch then draws from its own generator, seeded in order from
+        `generator` (or torch's default), so the plans are the same whichever thread takes a batch."""
         st = self.settings
-        per_state = st.candidates * st.copies
-        if st.max_rows and s_norm.shape[0] * per_state > st.max_rows:
-            step = max(1, st.max_rows // per_state)
-            return torch.cat([self._plan(s_norm[i : i + step], g_raw[i : i + step], generator)
-                              for i in range(0, s_norm.shape[0], step)])
-        return self._plan(s_norm, g_raw, generator)
+        n = s_norm.shape[0]
+        if not st.max_rows or n == 1:
+            return self._plan(s_norm, g_raw, generator)
+        step = min(max(1, st.max_rows // (st.candidates * st.copies)), -(-n // 2))
+        starts = range(0, n, step)
+        seeds = torch.randint(2**62, (len(starts),), generator=generator).tolist()
+        gens = [torch.Generator(device=s_norm.device).manual_seed(seed) for seed in seeds]
+        batches = [(s_norm[i : i + step], g_raw[i : i + step], gen) for i, gen in zip(starts, gens)]
+        with Overlap(st.overlap) as side:
+            later = {k: side.run(self._plan, *batch) for k, batch in enumerate(batches) if k % 2}
+            now = {k: self._plan(*batch) for k, batch in enumerate(batches) if not k % 2}
+            return torch.cat([now[k] if k in now else later[k].result() for k in range(len(batches))])
 
     @torch.no_grad()
     def plan_graphed(self, s_norm: torch.Tensor, g_raw: torch.Tensor) -> torch.Tensor:

@@ -1,19 +1,22 @@
-"""Two halves of a pretraining update at once, on two CPU threads.
+"""Two independent pieces of work at once, on two CPU threads.
 
-A pretraining update has two halves that share no parameters: the dynamics ensemble's step (Eq. 3)
-followed by the value function's gradient step (Eq. 6), and the CGAN's two steps (Eq. 7, 8). Each half
-alone is a chain of matrix products with elementwise work, autograd and Python between them. On CPU,
-`Overlap` runs calls handed to `run` on one side thread while the caller goes on with the other half,
-each with half of torch's intra-op threads, so one half's non-matrix work hides behind the other's
-matrix products.
+`Overlap` runs calls handed to `run` on one side thread while the caller goes on with other work, each
+with half of torch's intra-op threads, so that one side's elementwise work, autograd and Python hide
+behind the other's matrix products. Two users:
 
-The arithmetic is unchanged and every random number is still drawn by the calling thread, in the same
-order. Only the matrix kernels see fewer threads each, which can change the last bits of a sum; with
-the same threads per kernel, an overlapped update equals a sequential one bit for bit
-(tests/test_overlap.py).
+- A pretraining update (agents/goplan.py) has two halves that share no parameters: the dynamics
+  ensemble's step (Eq. 3) followed by the value function's gradient step (Eq. 6), and the CGAN's two
+  steps (Eq. 7, 8). The side thread takes the first half. The arithmetic is unchanged and every
+  random number is still drawn by the calling thread, in the same order.
+- The CPU planner (planner/planner.py) plans its batches of start states two at a time. Each batch
+  draws from its own generator, seeded from the caller's, so the plans do not depend on which thread
+  took which batch.
 
-Disabled (fewer than 2 threads, CUDA, or `overlap_cpu_update=false`), `run` calls the function at once
-and the update runs in the order it is written.
+Only the matrix kernels see fewer threads each, which can change the last bits of a sum; with the same
+threads per kernel, overlapped work equals sequential work bit for bit (tests/test_overlap.py).
+
+Disabled (fewer than 2 threads, CUDA, or the config's overlap settings off), `run` calls the function
+at once, in the order the caller wrote.
 """
 from __future__ import annotations
 
