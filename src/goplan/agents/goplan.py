@@ -112,11 +112,12 @@ class GOPlanAgent:
         this one takes the CGAN's steps (goplan/overlap.py): the two halves share no parameters.
         Without it, the update runs in the order written."""
         c = self.cfg
-        r = self.task.reward(self.task.phi(s_next), g)
-        sn, sn_next, gn = self.state_norm(s), self.state_norm(s_next), self.goal_norm(g)
-        out: dict[str, torch.Tensor] = {}
         side = side or Overlap(False)  # disabled: each call runs at once
-        dyn_loss = side.run(self.dynamics_step, sn, a, sn_next) if train_dynamics else None
+        sn, sn_next = self.state_norm(s), self.state_norm(s_next)
+        dyn_loss = side.run(self.dynamics_step, sn, a, sn_next) if train_dynamics else None  # as soon as it can
+        r = self.task.reward(self.task.phi(s_next), g)
+        gn = self.goal_norm(g)
+        out: dict[str, torch.Tensor] = {}
         # every network sees the same slightly jittered inputs (as the reference does); V is evaluated
         # once and serves both the advantage (before any update, as in the reference's order) and its loss
         js, js_next, jg = (x + c.input_noise * torch.randn_like(x) for x in (sn, sn_next, gn))
