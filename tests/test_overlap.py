@@ -179,3 +179,17 @@ def test_overlapped_planning_equals_sequential_planning_bit_for_bit(reach_data, 
     # and the batches' generators really differ: planning the same state twice gives two plans
     twice = sequential.plan(s[:1].repeat(2, 1), g[:1].repeat(2, 1))
     assert not torch.equal(twice[0], twice[1])
+
+
+def test_overlap_used_from_the_side_thread_runs_inline(two_threads):
+    """Work on the side thread that itself asks for an overlap (a planner called from there) must not
+    wait for the one side thread, which is busy running it."""
+    from goplan.overlap import Overlap
+
+    def inner():
+        with Overlap(True) as side:
+            return side.run(threading.current_thread).result().name
+
+    with Overlap(True) as side:
+        name = side.run(inner).result(timeout=30)
+    assert name.startswith("goplan-side")

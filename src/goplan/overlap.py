@@ -29,6 +29,7 @@ import torch
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_on_side = threading.local()  # flag set on the side thread
 
 
 def _forget_pool() -> None:
@@ -57,7 +58,8 @@ class Overlap:
 
     def __init__(self, enabled: bool):
         total = torch.get_num_threads()
-        self.enabled = enabled and total >= 2
+        # on the side thread itself, work runs inline: waiting there for the one side thread would deadlock
+        self.enabled = enabled and total >= 2 and not getattr(_on_side, "flag", False)
         self.total = total
         self.side_threads = total // 2
         self.pending: list[Future] = []
@@ -75,6 +77,7 @@ class Overlap:
         threads = self.side_threads
 
         def call():
+            _on_side.flag = True
             if torch.get_num_threads() != threads:  # the count is per thread; set it where the work runs
                 torch.set_num_threads(threads)
             return fn(*args)
