@@ -1,7 +1,7 @@
 """Pretraining updates per second on CPU with and without the overlapped update (overlap_cpu_update).
 
     python benchmarks/pretrain_overlap.py [--precision fp32|bf16] [--repeats 8] [--block 10]
-        [--json FILE]
+        [--json FILE] [--timeline]
 
 One agent at the paper's sizes (FetchPush-shaped synthetic data, N = 5, as benchmarks/speed.py)
 alternates between the two settings: per repeat, each setting settles for 3 untimed updates, then
@@ -10,7 +10,9 @@ all timed updates, their 25th percentiles and the ratio; `--json` writes them wi
 sides share the machine's load alike, so the ratio is steadier than either rate.
 
 The sequential side runs with the same 2 threads per kernel as before the overlap existed; the
-overlapped side gives each half of the update half of them (goplan/overlap.py).
+overlapped side gives each half of the update half of them (goplan/overlap.py). `--timeline` then
+times 50 more overlapped updates and prints when each of the update's three steps starts and ends,
+counted from the start of the update (medians): the two halves' balance.
 """
 from __future__ import annotations
 
@@ -31,12 +33,42 @@ from goplan.config import make_config
 SETTLE = 3  # untimed updates of a setting before its timed block
 
 
+def measure_timeline(agent: GOPlanAgent, updates: int = 50) -> dict[str, list[float]]:
+    """Median (start, end) in ms of the ensemble's, V's and the CGAN's steps within an overlapped update."""
+    agent.cfg.overlap_cpu_update = True
+    marks: dict[str, list[tuple[float, float]]] = {}
+    origin = [0.0]
+    for name in ("dynamics_step", "_value_step", "_gan_step"):
+        step = getattr(agent, name)
+
+        def timed(*args, _step=step, _name=name):
+            t0 = time.perf_counter()
+            out = _step(*args)
+            marks.setdefault(_name, []).append((t0 - origin[0], time.perf_counter() - origin[0]))
+            return out
+        setattr(agent, name, timed)
+    ends = []
+    for _ in range(updates):
+        origin[0] = time.perf_counter()
+        agent.pretrain_step()
+        ends.append(time.perf_counter() - origin[0])
+    for name in ("dynamics_step", "_value_step", "_gan_step"):
+        delattr(agent, name)
+    out = {k: [1000 * float(np.median([m[i] for m in v])) for i in (0, 1)] for k, v in marks.items()}
+    out["update"] = [0.0, 1000 * float(np.median(ends))]
+    thread = {"dynamics_step": "side", "_value_step": "side", "_gan_step": "main"}
+    for name, (start, end) in out.items():
+        print(f"{name:>14} ({thread.get(name, 'both'):>4}): {start:6.2f} -> {end:6.2f} ms")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
     p.add_argument("--repeats", type=int, default=8)
     p.add_argument("--block", type=int, default=10)
     p.add_argument("--json", default=None)
+    p.add_argument("--timeline", action="store_true")
     args = p.parse_args()
     torch.manual_seed(0)
     cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "train_precision": args.precision,
@@ -61,11 +93,12 @@ def main() -> None:
               f"25th percentile {p25[name] * 1000:6.2f} ms")
     ratio = med["sequential"] / med["overlapped"]
     print(f"overlapped / sequential rate: {ratio:.3f}")
+    timeline = measure_timeline(agent) if args.timeline else None
     if args.json:
         out = {"precision": args.precision, "threads": torch.get_num_threads(), "device": speed.device_description(
             torch.device("cpu")), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "updates_per_s": {k: 1 / v for k, v in med.items()}, "ms_p25": {k: v * 1000 for k, v in p25.items()},
-            "ratio": ratio, "repeats": args.repeats, "block": args.block, "settle": SETTLE, "times_s": times}
+            "ratio": ratio, "timeline_ms": timeline, "repeats": args.repeats, "block": args.block, "settle": SETTLE, "times_s": times}
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
         print(f"wrote {args.json}")
