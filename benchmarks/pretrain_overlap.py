@@ -4,10 +4,13 @@
         [--json FILE] [--timeline]
 
 One agent at the paper's sizes (FetchPush-shaped synthetic data, N = 5, as benchmarks/speed.py)
-alternates between the two settings: per repeat, each setting settles for 3 untimed updates, then
-times `--block` consecutive updates one by one. Prints the median ms per update of each setting over
-all timed updates, their 25th percentiles and the ratio; `--json` writes them with every time. The two
-sides share the machine's load alike, so the ratio is steadier than either rate.
+alternates between three settings: sequential, overlapped, and overlapped after 2-thread work, which
+runs 20 products of two 512 x 512 matrices with 2 threads before each timed update (what alternating
+with 2-thread code does: the idle OpenMP thread left spinning takes the side thread's core). Per
+repeat, each setting settles for 3 untimed updates, then times `--block` consecutive updates one by
+one. Prints the median ms per update of each setting over all timed updates, their 25th percentiles
+and the overlapped / sequential rate; `--json` writes them with every time. The settings share the
+machine's load alike, so the ratio is steadier than any one rate.
 
 The sequential side runs with the same 2 threads per kernel as before the overlap existed; the
 overlapped side gives each half of the update half of them (goplan/overlap.py). `--timeline` then
@@ -31,6 +34,7 @@ from goplan.agents.goplan import GOPlanAgent
 from goplan.config import make_config
 
 SETTLE = 3  # untimed updates of a setting before its timed block
+AFTER_WORK = 20  # 2-thread (512 x 512) products before each update of the third setting
 
 
 def measure_timeline(agent: GOPlanAgent, updates: int = 50) -> dict[str, list[float]]:
@@ -75,13 +79,17 @@ def main() -> None:
                                 "value_precision": args.precision, "plan_precision": args.precision})
     agent = GOPlanAgent(speed.synthetic_task(), cfg)
     agent.set_dataset(speed.synthetic_dataset())
-    times: dict[str, list[float]] = {"sequential": [], "overlapped": []}
+    times: dict[str, list[float]] = {"sequential": [], "overlapped": [], "overlapped, after 2-thread work": []}
+    x = torch.randn(512, 512)
     for _ in range(args.repeats):
         for name in times:
-            agent.cfg.overlap_cpu_update = name == "overlapped"
+            agent.cfg.overlap_cpu_update = name != "sequential"
             for _ in range(SETTLE):
                 agent.pretrain_step()
             for _ in range(args.block):
+                if name.endswith("work"):  # what a benchmark alternating with 2-thread code does
+                    for _ in range(AFTER_WORK):
+                        x @ x
                 t0 = time.perf_counter()
                 agent.pretrain_step()
                 times[name].append(time.perf_counter() - t0)
@@ -89,7 +97,7 @@ def main() -> None:
     p25 = {k: float(np.percentile(v, 25)) for k, v in times.items()}
     print(f"{args.precision}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.2f}")
     for name in times:
-        print(f"{name:>10}: {med[name] * 1000:6.2f} ms per update ({1 / med[name]:5.2f} updates/s), "
+        print(f"{name:>31}: {med[name] * 1000:6.2f} ms per update ({1 / med[name]:5.2f} updates/s), "
               f"25th percentile {p25[name] * 1000:6.2f} ms")
     ratio = med["sequential"] / med["overlapped"]
     print(f"overlapped / sequential rate: {ratio:.3f}")

@@ -52,9 +52,9 @@ def _side_pool() -> ThreadPoolExecutor:
 
 
 class Overlap:
-    """Context for one update: `run(fn, *args)` returns a Future; leaving the block waits for every
-    submitted call (also when the caller's half raised), restores the caller's thread count and
-    re-raises the first failure of the side thread."""
+    """Context for one piece of overlapped work: `run(fn, *args)` returns a Future; leaving the block
+    waits for every submitted call (also when the caller's own part raised), restores the caller's
+    thread count and re-raises the first failure of the side thread."""
 
     def __init__(self, enabled: bool):
         total = torch.get_num_threads()
