@@ -74,6 +74,8 @@ def main() -> None:
     p.add_argument("--json", default=None)
     p.add_argument("--timeline", action="store_true")
     args = p.parse_args()
+    if args.repeats < 1 or args.block < 1:
+        p.error("--repeats and --block must be at least 1")
     torch.manual_seed(0)
     cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "train_precision": args.precision,
                                 "value_precision": args.precision, "plan_precision": args.precision})

@@ -72,7 +72,7 @@ BLOCK = {"cpu": 1, "cuda": 20}  # calls per timed block (one clock read per bloc
 # updates follows one untimed update of the same kind: the reference style's 2-thread kernels leave an
 # idle OpenMP thread spinning for milliseconds, on the core that goplan's overlapped update gives its
 # side thread (goplan/overlap.py); a pretraining run's updates follow each other, not that.
-PRETRAIN_BLOCK = {"cpu": (1, 3), "cuda": (0, 20)}
+PRETRAIN_BLOCK = {"cpu": (1, 3), "cuda": (0, BLOCK["cuda"])}
 
 
 # ---------------------------------------------------------------------------- synthetic task and data

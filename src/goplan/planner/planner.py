@@ -93,10 +93,12 @@ class Planner:
         seeds = torch.randint(2**62, (len(starts),), generator=generator).tolist()
         gens = [torch.Generator(device=s_norm.device).manual_seed(seed) for seed in seeds]
         batches = [(s_norm[i : i + step], g_raw[i : i + step], gen) for i, gen in zip(starts, gens)]
+        parts: list = [None] * len(batches)
         with Overlap(st.overlap) as side:
-            later = {k: side.run(self._plan, *batch) for k, batch in enumerate(batches) if k % 2}
-            now = {k: self._plan(*batch) for k, batch in enumerate(batches) if not k % 2}
-            return torch.cat([now[k] if k in now else later[k].result() for k in range(len(batches))])
+            later = [side.run(self._plan, *batch) for batch in batches[1::2]]  # odd batches: side thread
+            parts[0::2] = [self._plan(*batch) for batch in batches[0::2]]
+            parts[1::2] = [future.result() for future in later]
+        return torch.cat(parts)
 
     @torch.no_grad()
     def plan_graphed(self, s_norm: torch.Tensor, g_raw: torch.Tensor) -> torch.Tensor:
