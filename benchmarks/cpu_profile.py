@@ -1,16 +1,25 @@
 """Where the time of one pretraining update and one planning step goes on this machine.
 
-    python benchmarks/cpu_profile.py [--precision fp32|bf16] [--threads N] [--updates 3]
+    python benchmarks/cpu_profile.py [--precision fp32|bf16] [--threads N] [--updates 3] [--ceiling]
 
 Part 1 profiles `--updates` pretraining updates (paper sizes, FetchPush-shaped synthetic data, as
 benchmarks/speed.py) with torch.profiler and groups the self time: matrix products, casts and copies,
 the fused Adam kernels, everything else. Part 2 times one planning step (the policy and one dynamics
 member on 2000 rows, the planner's CPU batch) eager and under torch.compile, and reports the compile
 time of the first call.
+
+`--ceiling` instead times what bounds the overlapped pretraining update on a 2-core machine: one update
+at 1 thread (all of an update's work on one core: split perfectly over two cores, it would take half
+of that), the overlapped update at 2 threads, and the same two with tiny networks (width 8, batch 8), where
+what is left is the Python, dispatch and autograd work of an update. The settings alternate, `--repeats`
+times, each a block of 10 updates after 3 untimed ones; medians are printed. It also measures the
+1-thread rate of 512 x 512 products on 512 rows and, at that rate, the time of the update's matrix
+products (benchmarks/speed.py's count).
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -71,19 +80,68 @@ def time_planning_step(agent: GOPlanAgent, precision: str) -> None:
         print(f"planning step ({STEP_ROWS} rows), {name}: {per_step * 1000:.2f} ms; first call {first:.1f} s")
 
 
+CEILING_BLOCK = 10  # timed consecutive updates per block
+CEILING_SETTLE = 3  # untimed updates before each block
+TINY = {"hidden_dim": 8, "dynamics_hidden_dim": 8, "batch_size": 8}  # what is left is overhead
+
+
+def build_agent(precision: str, **overrides) -> GOPlanAgent:
+    """An agent at the paper's sizes (benchmarks/speed.py's synthetic FetchPush-shaped task), or with
+    `overrides` of its settings."""
+    cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "plan_precision": precision,
+                                "train_precision": precision, "value_precision": precision, **overrides})
+    agent = GOPlanAgent(speed.synthetic_task(), cfg)
+    agent.set_dataset(speed.synthetic_dataset())
+    return agent
+
+
+def ceiling(precision: str, repeats: int) -> None:
+    agents = {"paper sizes": build_agent(precision), "tiny networks": build_agent(precision, **TINY)}
+    times: dict[tuple[str, int], list[float]] = {(name, t): [] for name in agents for t in (1, 2)}
+    for _ in range(repeats):
+        for (name, threads), out in times.items():
+            torch.set_num_threads(threads)  # at 1 thread the update runs sequentially (goplan/overlap.py)
+            agent = agents[name]
+            for _ in range(CEILING_SETTLE):
+                agent.pretrain_step()
+            start = time.perf_counter()
+            for _ in range(CEILING_BLOCK):
+                agent.pretrain_step()
+            out.append((time.perf_counter() - start) / CEILING_BLOCK * 1000)
+    med = {key: statistics.median(v) for key, v in times.items()}
+    one, two = med[("paper sizes", 1)], med[("paper sizes", 2)]
+    torch.set_num_threads(1)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    rate = speed.matmul_gflops(torch.device("cpu"), agents["paper sizes"].cfg.batch_size, 5, dtype)["best"]
+    gflop = speed.pretrain_flops(agents["paper sizes"].cfg)["flops"] / 1e9
+    print(f"pretraining update ({precision}), medians of {repeats} blocks of {CEILING_BLOCK}:")
+    print(f"  paper sizes: {one:.1f} ms at 1 thread; overlapped at 2 threads {two:.1f} ms "
+          f"({1000 / two:.1f} updates/s), {one / 2 / two:.0%} of the rate of half the 1-thread time "
+          f"({2000 / one:.1f} updates/s)")
+    print(f"  matrix products: {gflop:.2f} GFLOP per update; at 1 thread's best rate, {rate:.1f} GFLOP/s, "
+          f"{gflop / rate * 1000:.1f} ms ({gflop / rate * 1000 / one:.0%} of the 1-thread update)")
+    print(f"  tiny networks: {med[('tiny networks', 1)]:.2f} ms at 1 thread, {med[('tiny networks', 2)]:.2f} ms "
+          f"overlapped at 2 threads (Python, dispatch and autograd)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--updates", type=int, default=3)
+    p.add_argument("--ceiling", action="store_true", help="time the overlapped update against its 1-thread work (sets 1 and 2 threads itself; "
+                        "--threads and --updates do not apply)")
+    p.add_argument("--repeats", type=int, default=6, help="blocks per setting with --ceiling")
     args = p.parse_args()
+    if args.repeats < 1:
+        p.error("--repeats must be at least 1")
+    torch.manual_seed(0)
+    if args.ceiling:
+        ceiling(args.precision, args.repeats)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "plan_precision": args.precision,
-                                "train_precision": args.precision, "value_precision": args.precision})
-    agent = GOPlanAgent(speed.synthetic_task(), cfg)
-    agent.set_dataset(speed.synthetic_dataset())
+    agent = build_agent(args.precision)
     print(f"precision {args.precision}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     profile_updates(agent, args.updates)
     agent.policy.eval()
