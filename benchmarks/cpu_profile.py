@@ -19,14 +19,13 @@ products (benchmarks/speed.py's count).
 from __future__ import annotations
 
 import argparse
-import statistics
+import functools
 import time
 
 import torch
 
 import speed
 from goplan.agents.goplan import GOPlanAgent
-from goplan.config import make_config
 from goplan.models import matmul_precision
 
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
@@ -82,37 +81,24 @@ def time_planning_step(agent: GOPlanAgent, precision: str) -> None:
 
 CEILING_BLOCK = 10  # timed consecutive updates per block
 CEILING_SETTLE = 3  # untimed updates before each block
+MATMUL_REPEATS = 5  # timed blocks of the 1-thread matrix-product rate (the best is kept)
 TINY = {"hidden_dim": 8, "dynamics_hidden_dim": 8, "batch_size": 8}  # what is left is overhead
 
 
-def build_agent(precision: str, **overrides) -> GOPlanAgent:
-    """An agent at the paper's sizes (benchmarks/speed.py's synthetic FetchPush-shaped task), or with
-    `overrides` of its settings."""
-    cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "plan_precision": precision,
-                                "train_precision": precision, "value_precision": precision, **overrides})
-    agent = GOPlanAgent(speed.synthetic_task(), cfg)
-    agent.set_dataset(speed.synthetic_dataset())
-    return agent
-
-
 def ceiling(precision: str, repeats: int) -> None:
-    agents = {"paper sizes": build_agent(precision), "tiny networks": build_agent(precision, **TINY)}
-    times: dict[tuple[str, int], list[float]] = {(name, t): [] for name in agents for t in (1, 2)}
-    for _ in range(repeats):
-        for (name, threads), out in times.items():
-            torch.set_num_threads(threads)  # at 1 thread the update runs sequentially (goplan/overlap.py)
-            agent = agents[name]
-            for _ in range(CEILING_SETTLE):
-                agent.pretrain_step()
-            start = time.perf_counter()
-            for _ in range(CEILING_BLOCK):
-                agent.pretrain_step()
-            out.append((time.perf_counter() - start) / CEILING_BLOCK * 1000)
-    med = {key: statistics.median(v) for key, v in times.items()}
+    agents = {"paper sizes": speed.cpu_agent(precision), "tiny networks": speed.cpu_agent(precision, **TINY)}
+
+    def update(agent: GOPlanAgent, threads: int) -> None:
+        torch.set_num_threads(threads)  # at 1 thread the update runs sequentially (goplan/overlap.py)
+        agent.pretrain_step()
+
+    fns = {(name, t): functools.partial(update, agent, t) for name, agent in agents.items() for t in (1, 2)}
+    rates = speed.paired_rates(fns, torch.device("cpu"), 0, repeats, block=CEILING_BLOCK, settle=CEILING_SETTLE)
+    med = {key: 1000 / r for key, (r, _) in rates.items()}  # ms per update
     one, two = med[("paper sizes", 1)], med[("paper sizes", 2)]
     torch.set_num_threads(1)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    rate = speed.matmul_gflops(torch.device("cpu"), agents["paper sizes"].cfg.batch_size, 5, dtype)["best"]
+    rate = speed.matmul_gflops(torch.device("cpu"), agents["paper sizes"].cfg.batch_size, MATMUL_REPEATS, dtype)["best"]
     gflop = speed.pretrain_flops(agents["paper sizes"].cfg)["flops"] / 1e9
     print(f"pretraining update ({precision}), medians of {repeats} blocks of {CEILING_BLOCK}:")
     print(f"  paper sizes: {one:.1f} ms at 1 thread; overlapped at 2 threads {two:.1f} ms "
@@ -141,7 +127,7 @@ def main() -> None:
         return
     if args.threads:
         torch.set_num_threads(args.threads)
-    agent = build_agent(args.precision)
+    agent = speed.cpu_agent(args.precision)
     print(f"precision {args.precision}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     profile_updates(agent, args.updates)
     agent.policy.eval()

@@ -19,8 +19,6 @@ import time
 import torch
 
 import speed
-from goplan.agents.goplan import GOPlanAgent
-from goplan.config import make_config
 
 
 def main() -> None:
@@ -32,9 +30,7 @@ def main() -> None:
     p.add_argument("--overlap", choices=("on", "off", "both"), default="on")
     args = p.parse_args()
     torch.manual_seed(0)
-    cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "plan_precision": args.precision})
-    agent = GOPlanAgent(speed.synthetic_task(), cfg)
-    agent.set_dataset(speed.synthetic_dataset())
+    agent = speed.cpu_agent(args.precision)
     planner = agent.planner
     s = agent.state_norm(agent.data.observations[:args.states, 0])
     g = agent.data.achieved_goals[:args.states, -1]

@@ -31,7 +31,6 @@ import torch
 
 import speed
 from goplan.agents.goplan import GOPlanAgent
-from goplan.config import make_config
 
 SETTLE = 3  # untimed updates of a setting before its timed block
 AFTER_WORK = 20  # 2-thread (512 x 512) products before each update of the third setting
@@ -77,10 +76,7 @@ def main() -> None:
     if args.repeats < 1 or args.block < 1:
         p.error("--repeats and --block must be at least 1")
     torch.manual_seed(0)
-    cfg = make_config("paper", {"num_dynamics": speed.NUM_DYNAMICS, "device": "cpu", "train_precision": args.precision,
-                                "value_precision": args.precision, "plan_precision": args.precision})
-    agent = GOPlanAgent(speed.synthetic_task(), cfg)
-    agent.set_dataset(speed.synthetic_dataset())
+    agent = speed.cpu_agent(args.precision)
     times: dict[str, list[float]] = {"sequential": [], "overlapped": [], "overlapped, after 2-thread work": []}
     x = torch.randn(512, 512)
     for _ in range(args.repeats):

@@ -101,6 +101,16 @@ def synthetic_dataset(episodes: int = EPISODES, steps: int = STEPS, seed: int = 
     return TrajectoryDataset(obs, ag, desired, act, card={"task": "SyntheticFetchPush", "synthetic": True})
 
 
+def cpu_agent(precision: str, **overrides: Any) -> GOPlanAgent:
+    """A CPU agent at the paper's sizes (N = NUM_DYNAMICS) on the synthetic task and dataset, every
+    network at `precision`, with `overrides` of its settings: the other CPU benchmarks' subject."""
+    cfg = make_config("paper", {"num_dynamics": NUM_DYNAMICS, "device": "cpu", "plan_precision": precision,
+                                "train_precision": precision, "value_precision": precision, **overrides})
+    agent = GOPlanAgent(synthetic_task(), cfg)
+    agent.set_dataset(synthetic_dataset())
+    return agent
+
+
 # ---------------------------------------------------------------------------- helpers
 def sync(dev: torch.device) -> None:
     if dev.type == "cuda":
@@ -232,15 +242,15 @@ def expected_intra_len(t_len: int = STEPS) -> float:
 
 
 # ---------------------------------------------------------------------------- main
-def paired_rates(fns: dict[str, Callable[[], Any]], dev: torch.device, warmup: int, repeats: int,
-                 block: int = 1, settle: int = 0) -> dict[str, tuple[float, list[float]]]:
+def paired_rates(fns: dict[Any, Callable[[], Any]], dev: torch.device, warmup: int, repeats: int,
+                 block: int = 1, settle: int = 0) -> dict[Any, tuple[float, list[float]]]:
     """Like `rate` for several functions, timed in alternation (ours, reference style, ours, ...) so
     that load from other processes falls on both sides alike. `settle` untimed calls of a function
     precede each of its timed blocks (the same for every function)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
+    times: dict[Any, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             for _ in range(settle):
