@@ -119,8 +119,8 @@ def main() -> None:
                         "--threads and --updates do not apply)")
     p.add_argument("--repeats", type=int, default=6, help="blocks per setting with --ceiling")
     args = p.parse_args()
-    if args.repeats < 1:
-        p.error("--repeats must be at least 1")
+    if min(args.repeats, args.updates, 1 if args.threads is None else args.threads) < 1:
+        p.error("--repeats, --updates and --threads must be at least 1")
     torch.manual_seed(0)
     if args.ceiling:
         ceiling(args.precision, args.repeats)

@@ -29,6 +29,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--overlap", choices=("on", "off", "both"), default="on")
     args = p.parse_args()
+    if min(args.repeats, args.states, *args.rows) < 1:
+        p.error("--repeats, --states and every --rows value must be at least 1")
     torch.manual_seed(0)
     agent = speed.cpu_agent(args.precision)
     planner = agent.planner
