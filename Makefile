@@ -24,9 +24,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest tests
 
+# results are named after the machine (vendor, family, model, torch's CPU kernels), so that a run on
+# another CPU does not overwrite the figures the docs quote for this one
+MACHINE_TAG = $(shell $(PY) -c "from goplan.hardware import machine_record as m; r = m('cpu'); print('-'.join(str(r[k]).replace(' ', '') for k in ('cpu_vendor', 'cpu_family', 'cpu_model_number', 'torch_cpu_capability')))" 2>/dev/null || echo unknown)
 bench: $(VENV)/.installed
-	$(PY) benchmarks/speed.py --json benchmarks/results/cpu.json
-	$(PY) benchmarks/speed.py --json benchmarks/results/cpu_bf16.json --precision bf16
+	$(PY) benchmarks/speed.py --json benchmarks/results/cpu-$(MACHINE_TAG).json
+	$(PY) benchmarks/speed.py --json benchmarks/results/cpu-$(MACHINE_TAG)-bf16.json --precision bf16
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -72,7 +72,7 @@ def measure(task: str, episodes: int, num_envs: int, seed: int, noise: float = 0
         "sim_seconds_per_1000_steps": sim_time / steps * STEPS_PER_UNIT,
         "policy_seconds_per_1000_steps": policy_time / steps * STEPS_PER_UNIT,
         "build_seconds_per_env": build_time / episodes,
-        "behaviour_policy": spec.extra.get("behaviour_policy_name", "scripted"),
+        "behaviour_policy": spec.behaviour_policy_name,
     }
 
 

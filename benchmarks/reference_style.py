@@ -14,7 +14,9 @@ machine, with the same networks, sizes and data:
   members (one row at a time) and a `.item()` host sync, and checks the reward on the host;
 - pretraining samples its batch with numpy on the host, trains each dynamics member with its own
   forward, backward and Adam step, computes the advantage weights with autograd on, and reads every
-  loss back with `.item()`.
+  loss back with `.item()`;
+- finetuning is the same update without the dynamics step, on a batch drawn on the host, uniformly
+  over the transitions that its reanalysis stored.
 
 Weights are copied from a GOPlanAgent, so both sides do the same arithmetic per network call.
 """
@@ -117,6 +119,7 @@ class RefStyleAgent:
         self.g_std = agent.goal_norm.std.cpu().numpy()
         self.goal_idx = list(self.task.goal_indices)
         self.reanalysis_store: list[dict[str, np.ndarray]] = []
+        self._store_arrays: tuple[int, tuple[np.ndarray, ...]] | None = None  # (pieces, the store concatenated)
 
     # ---------------------------------------------------------------- host-side helpers
     def _t(self, x: np.ndarray) -> torch.Tensor:
@@ -243,11 +246,25 @@ class RefStyleAgent:
         return self.obs[ep, t], self.actions[ep, t], self.obs[ep, t + 1], self.ag[ep, future]
 
     def pretrain_step(self) -> dict[str, float]:
+        return self._update(*self.sample_batch(self.cfg.batch_size), train_dynamics=True)
+
+    def finetune_step(self) -> dict[str, float]:
+        """A finetuning update: the pretraining update without the dynamics step, on the reanalysed
+        transitions (stored goals, no relabelling), sampled uniformly on the host."""
+        if self._store_arrays is None or self._store_arrays[0] != len(self.reanalysis_store):
+            keys = ("observations", "actions", "next_observations", "desired_goals")
+            self._store_arrays = (len(self.reanalysis_store),
+                                  tuple(np.concatenate([p[k] for p in self.reanalysis_store]) for k in keys))
+        s, a, s_next, g = self._store_arrays[1]
+        index = np.random.randint(len(s), size=self.cfg.batch_size)
+        return self._update(s[index], a[index], s_next[index], g[index], train_dynamics=False)
+
+    def _update(self, s: np.ndarray, a: np.ndarray, s_next: np.ndarray, g: np.ndarray,
+                train_dynamics: bool) -> dict[str, float]:
         c = self.cfg
-        s, a, s_next, g = self.sample_batch(c.batch_size)
         sp, ap, snp, gp = self.prep_states(s), self._t(a), self.prep_states(s_next), self.prep_goals(g)
         r = self._t(self.reward_np(s_next[:, self.goal_idx], g))[:, None]
-        info = {"dynamics_loss": self.dynamics.train_step(sp, ap, snp)}
+        info = {"dynamics_loss": self.dynamics.train_step(sp, ap, snp)} if train_dynamics else {}
         # GAN (advantage computed with autograd on, as the reference)
         js = sp + c.input_noise * torch.randn_like(sp)
         jsn = snp + c.input_noise * torch.randn_like(snp)

@@ -1,8 +1,8 @@
 """Speed benchmark of the goplan engine at the paper's sizes with FetchPush-shaped synthetic data.
 
-    python benchmarks/speed.py --json benchmarks/results/cpu.json [--device cpu|cuda|auto] [--quick]
+    python benchmarks/speed.py --json benchmarks/results/cpu_zen3_avx2.json [--device cpu|cuda|auto] [--quick]
         [--with-reference-style | --no-with-reference-style] [--diagnostics] [--threads N] [--seed S]
-        [--precision fp32|bf16] [--value-precision fp32|bf16]
+        [--precision fp32|bf16|auto] [--value-precision fp32|bf16|auto] [--force-bf16]
 
 Measures planner calls per second for one state (GOPlan2 control rate), planned states per second for
 1024 states in one call, intra/inter reanalysis trajectories per second, pretraining and finetuning
@@ -10,7 +10,13 @@ updates per second, and derives the time of one reanalysis round and of a whole 
 median of repeats with warm-up excluded (torch.cuda.synchronize before every clock read on CUDA).
 Next to them: SPEC section 5's reference figures for the same device class, and (on by default on CPU)
 the same quantities measured in the same process for benchmarks/reference_style.py, our re-creation of
-the reference implementation's loop structure.
+the reference implementation's loop structure, with the ratio of each pair. Absolute rates belong to the
+machine that made them, so the printed header and the JSON name it: the CPU's model and vector
+extensions (goplan/hardware.py), torch's version and build, and the thread count. The ratios are the
+claim that carries over between machines of a kind; the absolute rates do not.
+
+Precisions resolve as in the engine: bf16 on a CPU without native bfloat16 arithmetic runs fp32 (the
+JSON's "precision" is what ran, "precision_requested" what was asked) unless --force-bf16.
 
 Sizes (paper): state 25, goal 3, action 4, 512-unit 3-layer networks, N = 5 dynamics models, C = 20,
 H = 10, K = 20, batch 512. `--quick` shrinks repeat counts and trajectory counts, never network or
@@ -22,7 +28,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from goplan.agents.goplan import GOPlanAgent, resolve_device  # noqa: E402
 from goplan.config import make_config  # noqa: E402
 from goplan.data.dataset import TrajectoryDataset  # noqa: E402
+from goplan.hardware import describe_device, describe_machine, machine_record, resolve_precisions  # noqa: E402
 from goplan.reanalysis import inter_reanalysis, intra_reanalysis  # noqa: E402
 from goplan.tasks.registry import TaskSpec, register_task  # noqa: E402
 
@@ -106,7 +112,7 @@ def cpu_agent(precision: str, **overrides: Any) -> GOPlanAgent:
     network at `precision`, with `overrides` of its settings: the other CPU benchmarks' subject."""
     cfg = make_config("paper", {"num_dynamics": NUM_DYNAMICS, "device": "cpu", "plan_precision": precision,
                                 "train_precision": precision, "value_precision": precision, **overrides})
-    agent = GOPlanAgent(synthetic_task(), cfg)
+    agent = GOPlanAgent(synthetic_task(), resolve_precisions(cfg, "cpu"))  # bf16 only where native (or forced)
     agent.set_dataset(synthetic_dataset())
     return agent
 
@@ -139,17 +145,10 @@ def rate(fn: Callable[[], Any], dev: torch.device, warmup: int, repeats: int, bl
 
 
 def device_description(dev: torch.device) -> str:
+    """The GPU's name, or the CPU's model, family and vector extensions (goplan/hardware.py), with its cores."""
     if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical cores"
+        return describe_device(dev)
+    return f"{describe_device(dev)}, {os.cpu_count()} logical cores"
 
 
 def peak_mem_mb(dev: torch.device) -> float:
@@ -183,6 +182,16 @@ MATMUL_ROWS = (200, 1600, 4096)
 
 def matmul_rates(dev: torch.device, repeats: int, dtype: torch.dtype = torch.float32) -> dict[str, dict[str, float]]:
     return {str(rows): matmul_gflops(dev, rows, repeats, dtype) for rows in MATMUL_ROWS}
+
+
+# environment variables that set torch's CPU threads and how they wait: saved with the results
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "KMP_AFFINITY", "GOMP_CPU_AFFINITY")
+TIME_FIGURES = ("reanalysis_round_s", "full_run_estimate_s", "full_run_estimate_h")  # lower is faster
+
+
+def speed_ratio(key: str, goplan: float, reference_style: float) -> float:
+    """How many times as fast goplan is: a ratio of rates, or the inverse ratio of times."""
+    return reference_style / goplan if key in TIME_FIGURES else goplan / reference_style
 
 
 def mlp_macs(dims: list[int]) -> int:
@@ -300,10 +309,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "(what-if measurement for the large-batch planner; adds a minute or two on CPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                    help="goplan's plan_precision and train_precision (the reference style always runs fp32)")
-    ap.add_argument("--value-precision", choices=("fp32", "bf16"), default=None,
+    ap.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                    help="goplan's plan_precision and train_precision (the reference style always runs fp32); "
+                         "bf16 runs fp32 on a CPU without native bfloat16 arithmetic unless --force-bf16")
+    ap.add_argument("--value-precision", choices=("fp32", "bf16", "auto"), default=None,
                     help="goplan's value_precision (the value network's hidden layers); default: --precision")
+    ap.add_argument("--force-bf16", action="store_true",
+                    help="goplan's force_bf16: keep bf16 where it is only emulated (to measure the emulation)")
     ap.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=True,
                     help="goplan's overlap_cpu_update: on CPU, the two halves of a pretraining update on two "
                          "threads (default: on, as the engine)")
@@ -336,7 +348,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg = make_config("paper", {"num_dynamics": NUM_DYNAMICS, "device": str(dev), "seed": args.seed,
                                 "uncertainty_threshold": 1e9, "plan_precision": args.precision,
                                 "train_precision": args.precision, "value_precision": args.value_precision,
-                                "overlap_cpu_update": args.overlap})
+                                "overlap_cpu_update": args.overlap, "force_bf16": args.force_bf16})
+    requested = {"precision": args.precision, "value_precision": args.value_precision}
+    cfg = resolve_precisions(cfg, dev)  # as the engine does: bf16 only where native, unless forced
+    args.precision, args.value_precision = cfg.train_precision, cfg.value_precision
     agent = GOPlanAgent(task, cfg, device=str(dev))
     agent.set_dataset(data)
     sizes = {"state": STATE_DIM, "goal": GOAL_DIM, "action": ACT_DIM, "hidden": cfg.hidden_dim,
@@ -346,8 +361,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              "reanalysis_chunk": cfg.reanalysis_chunk, "uncertainty_threshold": cfg.uncertainty_threshold,
              "plan_cuda_graphs": cfg.plan_cuda_graphs, "cuda_small_batch_rows": cfg.cuda_small_batch_rows,
              "overlap_cpu_update": cfg.overlap_cpu_update}
-    log(f"device: {device_description(dev)}; torch {torch.__version__}; threads {torch.get_num_threads()}; "
-        f"load {load_before[0]:.2f}")
+    machine = machine_record(dev)
+    env = " ".join(f"{k}={os.environ[k]}" for k in THREAD_ENV if k in os.environ)
+    log(f"machine: {describe_machine(dev)}; {os.cpu_count()} logical cores; load {load_before[0]:.2f}"
+        + (f"; {env}" if env else ""))
+    log(f"precision: {args.precision} (value network {args.value_precision}); asked for {requested['precision']} "
+        f"({requested['value_precision']}); native bf16 here: {machine['native_bf16']}")
     ref = None
     if with_ref:
         from reference_style import RefStyleAgent, measure_reanalysis
@@ -523,8 +542,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # ---- finetuning (on the transitions reanalysis produced)
     for tr in transitions:
         agent.buffer.add(tr["states"], tr["actions"], tr["next_states"], tr["goals"])
-    ft_rate, ft_times = rate(agent.finetune_step, dev, *plan["finetune"], block=block)
-    log(f"finetuning: {ft_rate:.2f} updates/s (buffer {len(agent.buffer)} transitions)")
+    fns = {"goplan": agent.finetune_step}
+    if ref and ref.reanalysis_store:  # the reference style finetunes on what its own reanalysis stored
+        fns["reference_style"] = ref.finetune_step
+    ft = paired_rates(fns, dev, *plan["finetune"], block=block)
+    ft_rate, ft_times = ft["goplan"]
+    log("finetuning: " + ", ".join(f"{k} {v[0]:.2f} updates/s" for k, v in ft.items()) +
+        f" (goplan's buffer {len(agent.buffer)} transitions)")
     phase_done("finetune")
 
     full_run = (cfg.pretrain_updates / pre_rate + cfg.finetune_rounds * (round_s + cfg.finetune_updates / ft_rate))
@@ -582,6 +606,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     speedup = {k: results[k] / v for k, v in REFERENCE[ref_class].items()}
     ref_out = speedup_rs = None
+    side_by_side: dict[str, dict[str, Any]] = {}
     if ref:
         ref_out = {
             "label": "our re-creation of the reference implementation's loop structure (benchmarks/reference_style.py), "
@@ -592,18 +617,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             **{f"{k}_steps_per_s": v["steps_per_s"] for k, v in ref_rean.items()},
             "reanalysis": ref_rean,
         }
-        speedup_rs = {
-            "plan_hz_b1": plan_hz / ref_out["plan_hz_b1"],
-            "pretrain_updates_per_s": pre_rate / ref_out["pretrain_updates_per_s"],
-        }
+        # it plans one state per call whatever the number of states: its rate for 1024 states (and for a
+        # plan without CUDA graphs) is its one-state rate, measured above
+        ref_out["plans_per_s_b1024"] = ref_out["plan_hz_b1"]
+        if "plan_hz_b1_eager" in results:
+            ref_out["plan_hz_b1_eager"] = ref_out["plan_hz_b1"]
+        if "reference_style" in ft:
+            ref_out.update(finetune_updates_per_s=ft["reference_style"][0], finetune_times_s=ft["reference_style"][1])
+        if {"intra", "inter"} <= set(ref_rean):  # a round at its own steps/s and step budgets (inter: T - 1)
+            ref_out["reanalysis_round_s"] = (1000 * e_len["intra"] / ref_rean["intra"]["steps_per_s"]
+                                             + 1000 * (STEPS - 1) / ref_rean["inter"]["steps_per_s"])
+            if "finetune_updates_per_s" in ref_out:
+                ref_out["full_run_estimate_s"] = (cfg.pretrain_updates / ref_out["pretrain_updates_per_s"]
+                                                  + cfg.finetune_rounds * (ref_out["reanalysis_round_s"]
+                                                                           + cfg.finetune_updates / ref_out["finetune_updates_per_s"]))
+                ref_out["full_run_estimate_h"] = ref_out["full_run_estimate_s"] / 3600.0
+        speedup_rs = {k: speed_ratio(k, results[k], ref_out[k]) for k in results if k in ref_out}
         for k in ref_rean:
             speedup_rs[f"{k}_steps_per_s"] = rean[k]["steps_per_s"] / ref_rean[k]["steps_per_s"]
-            speedup_rs[f"{k}_traj_per_s"] = rean[k]["traj_per_s"] / ref_rean[k]["traj_per_s"]
         notes.append("speedup_vs_reference_style: against our re-creation of the reference's loop structure, measured "
-                     "in the same process with the same networks and data; plan and pretraining are timed in "
-                     "alternation with goplan. For reanalysis the *_steps_per_s ratios are the fair comparison (the two "
-                     "sides draw different trajectories, and the reference style plans at most T - 1 = 49 inter steps, "
-                     "goplan T = 50).")
+                     "in the same process with the same networks and data; plan, pretraining and finetuning are timed "
+                     "in alternation with goplan. Every ratio is goplan's speed over the reference style's (for times, "
+                     "the reference style's time over goplan's). For reanalysis the *_steps_per_s ratios are the fair "
+                     "comparison (the two sides draw different trajectories, and the reference style plans at most "
+                     "T - 1 = 49 inter steps, goplan T = 50). The reference style plans one state per call, so its "
+                     "plans_per_s_b1024 is its plan_hz_b1; its reanalysis_round_s is 1000 x 12.25 intra steps and "
+                     "1000 x 49 inter steps at its measured steps/s, and its full_run_estimate_s adds its measured "
+                     "pretraining and finetuning rates as goplan's does.")
+    for k, v in results.items():
+        r = (ref_out or {}).get(k)
+        side_by_side[k] = {"goplan": v, "reference_style": r,
+                           "speedup": speed_ratio(k, v, r) if r else None}
     if kind == "cuda" and "H200" not in device_description(dev):
         notes.append(f"reference figures are for an H200; this run used {device_description(dev)}.")
     notes.append("full_run_estimate_s = pretrain_updates / pretraining rate + rounds * (reanalysis_round_s + "
@@ -631,6 +675,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "peak_mem_kind": "torch.cuda.max_memory_allocated" if kind == "cuda" else "peak RSS (getrusage ru_maxrss)",
         "device": device_description(dev),
         "device_type": kind,
+        "cpu_model": machine["cpu_model"],
+        "cpu_vector_extensions": machine["cpu_vector_extensions"],
+        "machine": machine,
+        # thread settings from the environment (OMP_WAIT_POLICY=PASSIVE keeps idle OpenMP threads from
+        # spinning on cores that other processes need; docs/performance.md, "Under load")
+        "environment": {k: os.environ.get(k) for k in THREAD_ENV},
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -638,6 +688,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "quick": args.quick,
         "precision": args.precision,
         "value_precision": args.value_precision,
+        "precision_requested": requested,
+        "force_bf16": args.force_bf16,
         "sizes": sizes,
         "matmul_gflops": peak,
         "planning_floor": floor,
@@ -645,6 +697,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "speedup": speedup,
         "reference_style": ref_out,
         "speedup_vs_reference_style": speedup_rs,
+        "side_by_side": side_by_side,
         "at_reference_code_sizes": calib,
         "reanalysis": rean,
         "reanalysis_round_s_from_small_n_rates": round_from_rean,
@@ -667,7 +720,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def print_table(out: dict[str, Any]) -> None:
-    ref, rs = out["reference"], out.get("reference_style") or {}
+    """Every figure beside the reference style's from the same run and their ratio (goplan's speed over
+    the reference style's), then SPEC's figure for the device class; the machine named above the table."""
+    spec, side = out["reference"], out["side_by_side"]
     rows = [
         ("plan_hz_b1", "plan, 1 state (Hz)"),
         ("plan_hz_b1_eager", "plan, 1 state, no graph (Hz)"),
@@ -679,19 +734,24 @@ def print_table(out: dict[str, Any]) -> None:
         ("finetune_updates_per_s", "finetuning (updates/s)"),
         ("full_run_estimate_s", "full run estimate (s)"),
     ]
-    print(f"\n{'metric':32s} {'goplan':>12s} {'ref-style':>12s} {'SPEC ref':>10s} {'x SPEC':>8s} {'x ref-style':>11s}")
+    m = out["machine"]
+    print(f"\nmachine: {out['device']}; torch {m['torch_build']['version']} ({m['torch_cpu_capability']} kernels, "
+          f"BLAS {m['torch_build'].get('blas', '?')}); {out['threads']} threads; precision {out['precision']} "
+          f"(value network {out['value_precision']})")
+    if not out.get("reference_style"):
+        print("reference style not measured in this run (--with-reference-style): no ratios")
+    print(f"{'metric':32s} {'goplan':>12s} {'ref-style':>12s} {'x ref-style':>11s} {'SPEC ref':>10s} {'x SPEC':>8s}")
+    dash = "-"
     for key, label in rows:
-        if key not in out:
+        if key not in side:
             continue
-        ours = out[key]
-        r = ref.get(key)
-        rsv = rs.get(key)
-        x_spec = f"{ours / r:8.2f}" if r else f"{'':8s}"
-        x_rs = f"{ours / rsv:11.2f}" if rsv else f"{'':11s}"
-        print(f"{label:32s} {ours:12.3f} {(f'{rsv:12.3f}' if rsv else f'{chr(45):>12s}')} "
-              f"{(f'{r:10.2f}' if r else f'{chr(45):>10s}')} {x_spec} {x_rs}")
-    print(f"peak memory {out['peak_mem_mb']:.0f} MB; device {out['device']}; torch {out['torch_version']}; "
-          f"threads {out['threads']}; precision {out['precision']} (value network {out['value_precision']})")
+        ours, rs, x_rs = side[key]["goplan"], side[key]["reference_style"], side[key]["speedup"]
+        r = spec.get(key)
+        print(f"{label:32s} {ours:12.3f} {(f'{rs:12.3f}' if rs else f'{dash:>12s}')} "
+              f"{(f'{x_rs:11.2f}' if x_rs else f'{dash:>11s}')} {(f'{r:10.2f}' if r else f'{dash:>10s}')} "
+              f"{(f'{ours / r:8.2f}' if r else f'{dash:>8s}')}")
+    print(f"x ref-style: goplan's speed over the reference style's, both measured in this run on this machine; "
+          f"x SPEC compares with another machine. Peak memory {out['peak_mem_mb']:.0f} MB.")
 
 
 if __name__ == "__main__":

@@ -50,3 +50,12 @@ def test_a_state_that_does_not_fit_is_refused():
     state = _filled("trajectory").state_dict()
     with pytest.raises(ValueError, match="does not fit"):
         TransitionBuffer(5, 1, 1, 1, "cpu").load_state_dict(state)
+
+
+def test_a_sample_is_a_typed_batch_that_unpacks_as_before():
+    from goplan.reanalysis import TransitionBatch
+
+    batch = _filled("transition").sample(8, torch.Generator().manual_seed(3))
+    assert isinstance(batch, TransitionBatch)
+    s, a, s_next, g = batch
+    assert s is batch.states and a is batch.actions and s_next is batch.next_states and g is batch.goals

@@ -5,7 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from goplan import hardware
 from goplan.cli import main
 from goplan.config import GOPlanConfig, make_config
 from goplan.errors import ConfigError
@@ -104,6 +106,9 @@ def test_cli_collect_train_eval(tmp_path, capsys):
     assert list((run / "tensorboard").iterdir())
     assert {"pretrained_return", "goplan_return", "goplan2_return"} <= set(last)
     assert json.loads((run / "config.json").read_text())["pretrain_updates"] == 60
+    machine = json.loads((run / "run.json").read_text())["machine"]  # which kernels made the results
+    assert machine == hardware.machine_record(machine["device"])
+    assert machine["cpu_model"] and machine["torch_build"]["version"] == torch.__version__
     bad = run_cli("eval", str(run), "--episodes", "0")
     assert bad.returncode == 2 and "episodes must be a positive integer" in bad.stderr
     for mode in ("policy", "plan"):
@@ -130,3 +135,48 @@ def test_help_lists_every_setting():
         assert name in out
     for cmd in ("collect", "train", "eval", "demo", "tasks"):
         assert run_cli(cmd, "--help").returncode == 0
+
+
+def test_a_setting_is_named_alone_or_with_its_group():
+    from goplan.config import GROUP_OF
+
+    c = make_config("cpu", ["planner.plan_horizon=7", "algorithm.beta=30", "gcsl_lr=1e-3"])
+    assert (c.plan_horizon, c.beta, c.gcsl_lr, c.hidden_dim) == (7, 30.0, 1e-3, 256)
+    d = make_config("tiny", {"planner": {"plan_copies": 3}, "model.hidden_dim": 32, "normalization": "exact"})
+    assert (d.plan_copies, d.hidden_dim, d.normalization) == (3, 32, "exact")
+    assert (GROUP_OF["plan_horizon"], GROUP_OF["batch_size"], GROUP_OF["plan_precision"]) == \
+        ("planner", "algorithm", "runtime")
+    assert c.group("planner").plan_horizon == 7 and c.to_nested_dict()["algorithm"]["beta"] == 30.0
+    for bad, words in ((["planner.plan_horizn=3"], "did you mean planner.plan_horizon"),
+                       (["model.beta=3"], "unknown setting 'model.beta'"),
+                       (["planner=3"], "is a group")):
+        with pytest.raises(ConfigError, match=None) as err:
+            make_config("paper", bad)
+        assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_saved_configs_load_flat_nested_or_mixed():
+    from goplan.config import config_from_dict
+
+    c = make_config("cpu", ["beta=30", "plan_precision=bf16"])
+    flat, nested = c.to_dict(), c.to_nested_dict()
+    assert list(flat) == [f.name for f in __import__("dataclasses").fields(GOPlanConfig)]
+    assert config_from_dict(flat) == c == config_from_dict(nested)
+    assert config_from_dict({**flat, "a_setting_of_another_version": 1}) == c
+    assert config_from_dict({**nested, "batch_size": 64}).batch_size == 64  # the flat name given last wins
+    with pytest.raises(ConfigError, match="batch_size must be positive"):
+        config_from_dict({"algorithm": {"batch_size": 0}})
+
+
+def test_help_documents_every_setting_in_its_group():
+    from dataclasses import fields
+
+    from goplan.config import GROUPS, describe_settings
+
+    lines = describe_settings().splitlines()
+    heads = [i for i, line in enumerate(lines) if not line.startswith(" ")]
+    assert [lines[i].split(":")[0] for i in heads] == list(GROUPS)
+    for (start, cls), end in zip(zip(heads, GROUPS.values()), [*heads[1:], len(lines)]):
+        for f, line in zip(fields(cls), lines[start + 1:end], strict=True):
+            name_default, doc = line.split(maxsplit=1)
+            assert name_default == f"{f.name}={f.default}" and doc == f.metadata["doc"]

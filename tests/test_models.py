@@ -48,10 +48,17 @@ def test_one_sampled_member_per_row_matches_that_members_prediction(small_batch_
     assert counts.min() > 60  # and the members are used evenly (about 100 each)
 
 
-def test_disagreement_is_eq4_over_state_dimensions():
+def test_disagreement_is_the_unbiased_variance_over_members_averaged_over_state_dimensions():
     pred = torch.tensor([[[0.0, 0.0]], [[2.0, 0.0]]])  # 2 members, 1 row: mean (1, 0)
-    # (1/N) sum_i ||M_i - mean||^2 = 1, averaged over the 2 state dimensions = 0.5
-    assert DynamicsEnsemble.disagreement(pred).item() == 0.5
+    # sum_i ||M_i - mean||^2 / (N - 1) = 2 in the first dimension, 0 in the second: averaged, 1.0
+    assert DynamicsEnsemble.disagreement(pred).item() == 1.0
+    three = torch.tensor([[[0.0]], [[1.0]], [[2.0]]])  # unbiased variance of 0, 1, 2 is 1 (biased: 2/3)
+    assert DynamicsEnsemble.disagreement(three).item() == pytest.approx(1.0)
+
+
+def test_a_single_model_has_no_disagreement():
+    pred = torch.randn(1, 7, 3)
+    assert torch.equal(DynamicsEnsemble.disagreement(pred), torch.zeros(7))
 
 
 def test_advantage_weight_follows_the_spec():

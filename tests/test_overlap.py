@@ -30,7 +30,9 @@ def two_threads():
 
 def _agent(data, precision="fp32", **overrides):
     torch.manual_seed(0)
-    cfg = make_config("tiny", {**SIZES, "train_precision": precision, "value_precision": precision, **overrides})
+    # force_bf16: the bf16 arithmetic is what is tested, also on CPUs that only emulate it
+    cfg = make_config("tiny", {**SIZES, "train_precision": precision, "value_precision": precision,
+                               "force_bf16": True, **overrides})
     agent = GOPlanAgent("PointReach", cfg, device="cpu")
     agent.set_dataset(data)
     return agent
@@ -170,8 +172,9 @@ def test_overlapped_planning_equals_sequential_planning_bit_for_bit(reach_data, 
     assert len(names) >= 4 and any(n.startswith("goplan-side") for n in names)
     assert torch.get_num_threads() == 2
 
-    sequential = Planner(planner.policy, planner.dynamics, planner.state_norm, planner.goal_norm, planner.task,
-                         dataclasses.replace(planner.settings, overlap=False))
+    sequential = Planner(policy=planner.policy, dynamics=planner.dynamics, state_norm=planner.state_norm,
+                         goal_norm=planner.goal_norm, task=planner.task,
+                         settings=dataclasses.replace(planner.settings, overlap=False))
     torch.set_num_threads(1)
     torch.manual_seed(5)
     assert torch.equal(overlapped, sequential.plan(s, g))

@@ -66,7 +66,8 @@ def test_chunked_planning_equals_one_batch():
 
     whole = make_planner(ToyPolicy("two_modes"), ToyEnsemble())
     chunked = make_planner(ToyPolicy("two_modes"), ToyEnsemble())
-    chunked.settings = PlannerSettings(20, 10, 8, 2.0, noise_dim=4, max_rows=3 * 200)
+    chunked.settings = PlannerSettings(candidates=20, copies=10, horizon=8, kappa=2.0, noise_dim=4,
+                                       max_rows=3 * 200)
     s = torch.zeros(10, 2)
     g = torch.stack([torch.linspace(-3, 3, 10), torch.zeros(10)], dim=1)
     torch.manual_seed(0)
@@ -161,3 +162,14 @@ def test_failed_capture_falls_back_to_eager_and_says_so_once():
     assert len([w for w in caught if "planning eagerly" in str(w.message)]) == 1
     assert graphed.failed is not None and "\n" not in graphed.failed
     assert first[0, 0] > 0.99 and second[0, 0] < -0.99  # the eager planner's answers
+
+
+def test_settings_are_given_by_keyword():
+    """Settings objects refuse positional fields: a reordered field cannot silently change a plan."""
+    from goplan.planner import Planner, PlannerSettings
+    from goplan.reanalysis import ReanalysisContext, ReanalysisSettings
+
+    for positional in (lambda: PlannerSettings(20, 10, 8, 2.0, 4), lambda: ReanalysisSettings(0.1, "mean"),
+                       lambda: Planner(ToyPolicy("still"), ToyEnsemble()), lambda: ReanalysisContext(None)):
+        with pytest.raises(TypeError):
+            positional()

@@ -1,5 +1,7 @@
 """bf16 matrix units (plan_precision, train_precision, value_precision): the fast path against the
-plain fp32 path on the same networks, inputs and seeds."""
+plain fp32 path on the same networks, inputs and seeds. Agents built here for bf16 set force_bf16, so
+that the bf16 arithmetic is tested also on CPUs that only emulate it (where bf16 would fall back to
+fp32; tests/test_hardware.py tests that decision)."""
 import dataclasses
 
 import numpy as np
@@ -76,7 +78,7 @@ def test_bf16_reanalysis_case_fractions_match_fp32(agent):
 
 def _one_update(agent, precision, batch):
     torch.manual_seed(3)
-    cfg = dataclasses.replace(agent.cfg, train_precision=precision, value_precision=precision)
+    cfg = dataclasses.replace(agent.cfg, train_precision=precision, value_precision=precision, force_bf16=True)
     fresh = GOPlanAgent("PointReach", cfg, device="cpu")
     tensors, meta = agent.state_tensors()
     fresh.load_state(tensors, meta)
@@ -100,7 +102,7 @@ def test_bf16_update_matches_fp32_step(agent):
 
 def test_bf16_saturated_discriminator_keeps_finite_losses(agent):
     """In bf16, 1 - 1e-4 rounds to 1: the clip must happen in fp32 or log(1 - D) is -inf."""
-    cfg = dataclasses.replace(agent.cfg, train_precision="bf16")
+    cfg = dataclasses.replace(agent.cfg, train_precision="bf16", force_bf16=True)
     a = GOPlanAgent("PointReach", cfg, device="cpu")
     a.data, a.desired_goals = agent.data, agent.desired_goals
     a.state_norm.load_state_dict(agent.state_norm.state_dict())
@@ -115,7 +117,8 @@ def test_bf16_saturated_discriminator_keeps_finite_losses(agent):
 def test_bf16_training_learns(reach_data):
     torch.manual_seed(0)
     a = GOPlanAgent("PointReach", make_config("tiny", {**SIZES, "train_precision": "bf16", "plan_precision": "bf16",
-                                                        "value_precision": "bf16"}), device="cpu")
+                                                        "value_precision": "bf16", "force_bf16": True}), device="cpu")
+    assert (a.cfg.train_precision, a.cfg.plan_precision, a.cfg.value_precision) == ("bf16",) * 3
     a.set_dataset(reach_data)
     before = evaluate(a, episodes=50, seed=7)["return_mean"]
     a.fit(progress=False)
@@ -161,7 +164,7 @@ def test_cpu_planner_batch_follows_plan_precision():
     """bf16 rows take half the bytes, so on CPU the planner batches plan_cpu_max_rows_bf16 rows in bf16
     and plan_cpu_max_rows in fp32; agent.plan and reanalysis use that planner."""
     for precision, rows in (("fp32", 600), ("bf16", 1200)):
-        cfg = make_config("tiny", {"plan_precision": precision, "plan_cpu_max_rows": 600,
+        cfg = make_config("tiny", {"plan_precision": precision, "force_bf16": True, "plan_cpu_max_rows": 600,
                                    "plan_cpu_max_rows_bf16": 1200})
         agent = GOPlanAgent("PointReach", cfg, device="cpu")
         assert agent.planner.settings.max_rows == rows
@@ -170,7 +173,7 @@ def test_cpu_planner_batch_follows_plan_precision():
 
 @pytest.mark.parametrize("name", ["plan_precision", "train_precision", "value_precision"])
 def test_unknown_precision_is_refused(name):
-    with pytest.raises(ConfigError, match=f"{name} must be one of fp32, bf16, got 'fp16'"):
+    with pytest.raises(ConfigError, match=f"^{name} must be one of fp32, bf16, auto, got 'fp16'$"):
         make_config("tiny", [f"{name}=fp16"])
 
 

@@ -54,10 +54,10 @@ def test_intra_a2_stores_the_original_segment_when_not_reached():
 
 
 def test_intra_uncertainty_threshold_is_a_threshold():
-    """The same rollout is a-1 under a loose threshold and a-3 under a strict one (Eq. 4 = 2/3 here)."""
+    """The same rollout is a-1 under a loose threshold and a-3 under a strict one (Eq. 4 = 1 here)."""
     obs, act = line_trajectory(DETOUR)
     ens = ToyEnsemble(disagree_x=0.5, spread=1.0)  # uncertain once x > 0.5
-    for threshold, expect in ((0.7, 0), (0.6, 2)):
+    for threshold, expect in ((1.05, 0), (0.95, 2)):
         ctx = make_context(make_planner(ToyPolicy("straight"), ens), ens, obs, act, threshold=threshold)
         _, case = intra_segments(ctx, seg(0), seg(0), seg(11))
         assert case.tolist() == [expect]
@@ -127,7 +127,7 @@ def test_samples_whose_start_already_reaches_the_goal_are_redrawn(monkeypatch):
     obs = torch.cat([still, moving])
     ens = ToyEnsemble()
     ctx = make_context(make_planner(ToyPolicy("straight"), ens), ens, obs, obs[:, 1:] - obs[:, :-1])
-    ctx.skip_solved = True
+    ctx.settings.skip_solved = True
 
     def trivial_rows(redraws):
         monkeypatch.setattr(reanalyse, "MAX_REDRAWS", redraws)

@@ -112,6 +112,8 @@ def test_sigkill_and_resume_gives_the_same_final_metrics(phase, data, uninterrup
         steps = {line.split(",")[2] for line in (run / "metrics.csv").read_text().splitlines() if ",round," in line}
         assert steps == {"1"}  # killed before round 2 was logged
     resumed = resume(run)
+    info = json.loads((run / "run.json").read_text())  # the machine of the start and of every resume
+    assert info["machine"]["torch_threads"] == 1 and info["resumed"][-1]["machine"]["torch_threads"] == 1
     print(f"\nkill-and-resume ({phase}): resumed {finals(resumed)} uninterrupted {finals(uninterrupted)}")
     assert finals(resumed) == finals(uninterrupted)
     resumed_metrics, whole_metrics = last_round_metrics(resumed), last_round_metrics(uninterrupted)

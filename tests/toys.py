@@ -6,7 +6,7 @@ from torch import nn
 
 from goplan.models import DynamicsEnsemble, Normalizer
 from goplan.planner import Planner, PlannerSettings
-from goplan.reanalysis import DeviceTrajectories, ReanalysisContext
+from goplan.reanalysis import DeviceTrajectories, ReanalysisContext, ReanalysisSettings
 from goplan.tasks.registry import TaskSpec
 
 TOY_TASK = TaskSpec(name="Toy2D", obs_dim=2, goal_dim=2, act_dim=2, eps=0.5, goal_indices=(0, 1), max_steps=10)
@@ -38,7 +38,7 @@ class ToyPolicy(nn.Module):
 
 class ToyEnsemble(nn.Module):
     """s' = s + a for every member, except that where x > disagree_x the members disagree by
-    +-spread on every dimension (so Eq. 4 there equals 2/3 spread^2)."""
+    -spread, 0, +spread on every dimension (so Eq. 4, the unbiased variance, there equals spread^2)."""
 
     def __init__(self, disagree_x: float = float("inf"), spread: float = 1.0, members: int = 3):
         super().__init__()
@@ -62,14 +62,16 @@ def identity_norm(dim: int = 2) -> Normalizer:
 
 
 def make_planner(policy: nn.Module, ensemble: nn.Module, candidates=20, copies=10, horizon=8, kappa=2.0) -> Planner:
-    return Planner(policy, ensemble, identity_norm(), identity_norm(), TOY_TASK,
-                   PlannerSettings(candidates, copies, horizon, kappa, noise_dim=4))
+    return Planner(policy=policy, dynamics=ensemble, state_norm=identity_norm(), goal_norm=identity_norm(),
+                   task=TOY_TASK, settings=PlannerSettings(candidates=candidates, copies=copies, horizon=horizon,
+                                                           kappa=kappa, noise_dim=4))
 
 
 def make_context(planner: Planner, ensemble: nn.Module, observations: torch.Tensor, actions: torch.Tensor,
                  threshold: float = 0.1) -> ReanalysisContext:
-    data = DeviceTrajectories(observations, observations.clone(), actions)
-    return ReanalysisContext(planner, ensemble, identity_norm(), data, threshold, "mean", chunk=64)
+    data = DeviceTrajectories(observations=observations, achieved_goals=observations.clone(), actions=actions)
+    return ReanalysisContext(planner=planner, dynamics=ensemble, state_norm=identity_norm(), data=data,
+                             settings=ReanalysisSettings(threshold=threshold, transition="mean", chunk=64))
 
 
 def line_trajectory(points: list[tuple[float, float]]) -> tuple[torch.Tensor, torch.Tensor]:

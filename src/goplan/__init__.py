@@ -7,6 +7,13 @@ Notebook use:
     agent.fit(data)
     agent.act(obs, goal); agent.plan(obs, goal); agent.save("agent.safetensors")
 """
+# First, before anything imports torch: idle OpenMP threads sleep instead of spinning, unless the user
+# chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT set). Spinning threads collapse a run beside other busy
+# processes; see goplan/threads.py and docs/notes/overlap-under-load.md.
+from goplan.threads import configure_openmp_wait as _configure_openmp_wait
+
+_configure_openmp_wait()
+
 from goplan.config import GOPlanConfig, make_config
 from goplan.data.dataset import TrajectoryDataset
 from goplan.tasks.registry import TaskSpec, get_task, task_names

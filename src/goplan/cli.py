@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "train", help="pretrain, then rounds of reanalysis and finetuning, evaluating as it goes",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="settings (key=value, defaults of the paper preset):\n" + describe_settings(),
+        epilog="settings, by group, with the paper preset's defaults: override any as key=value, by its name "
+               "(beta=30)\nor with its group (algorithm.beta=30)\n\n" + describe_settings(),
     )
     s.add_argument("--task", help="task name")
     s.add_argument("--dataset", help="dataset file (.npz made by `goplan collect`, or an original buffer.pkl)")

@@ -1,8 +1,9 @@
 """The GOPlan agent: pretraining (advantage-weighted CGAN, value, dynamics ensemble), reanalysis and
 finetuning (Algorithm 1), acting with the policy and with test-time planning (GOPlan2).
 
-Read top to bottom: construction, data, one pretraining update, one reanalysis round, one finetuning
-update, `fit` (the whole of Algorithm 1), acting, saving and loading.
+Read top to bottom: construction, data, pretraining and finetuning steps (the update itself, Eq. 3
+and 6-8, is goplan/agents/update.py), one reanalysis round, `fit` (the whole of Algorithm 1), acting,
+saving and loading.
 """
 from __future__ import annotations
 
@@ -12,48 +13,34 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from goplan.agents.build import adam, planner_settings, reanalysis_settings, resolve_device
 from goplan.agents.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
 from goplan.agents.guards import FiniteGuard, discriminator_collapsed, require_finite
+from goplan.agents.update import GOPlanUpdate
+from goplan.batches import DeviceTrajectories, TransitionBatch
 from goplan.config import GOPlanConfig, config_from_dict, make_config
 from goplan.data.dataset import TrajectoryDataset
 from goplan.data.relabel import sample_relabelled
-from goplan.errors import CheckpointError, ConfigError, GOPlanError
-from goplan.models import (
-    Discriminator, DynamicsEnsemble, Generator, Normalizer, ValueFunction, advantage_weight, discriminator_loss,
-    generator_loss, matmul_precision,
-)
+from goplan.errors import CheckpointError, GOPlanError
+from goplan.hardware import resolve_precisions
+from goplan.models import Discriminator, DynamicsEnsemble, Generator, Normalizer, ValueFunction
+from goplan.models import fit_normalizers as fit_normalizers_to  # set_dataset has an argument of that name
 from goplan.overlap import Overlap
-from goplan.planner import Planner, PlannerSettings
-from goplan.reanalysis import DeviceTrajectories, ReanalysisContext, TransitionBuffer, inter_reanalysis, intra_reanalysis
+from goplan.planner import Planner
+from goplan.reanalysis import ReanalysisContext, TransitionBuffer, inter_reanalysis, intra_reanalysis
 from goplan.tasks.registry import TaskSpec, get_task
 
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"device {name!r} is not a torch device; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} was requested but CUDA is not available here; use device=cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
-    return device
+__all__ = ["GOPlanAgent", "adam", "resolve_device"]  # the last two: for callers that import them from here
 
 
-def adam(params, lr: float, cfg: GOPlanConfig) -> torch.optim.Adam:
-    """Adam with the config's implementation choice (fused_adam: one kernel per step)."""
-    return torch.optim.Adam(params, lr=lr, fused=True if cfg.fused_adam else None)
-
-
-class GOPlanAgent:
+class GOPlanAgent(GOPlanUpdate):
     algorithm = "goplan"
 
     def __init__(self, task: str | TaskSpec, config: GOPlanConfig | None = None, device: str | None = None):
         self.task = get_task(task) if isinstance(task, str) else task
         self.cfg = (config or make_config()).validate()
         self.device = resolve_device(device or self.cfg.device)
+        self.cfg = resolve_precisions(self.cfg, self.device)  # bf16 only where native (goplan/hardware.py)
         c, t = self.cfg, self.task
         s_dim, g_dim, a_dim = t.obs_dim, t.goal_dim, t.act_dim
         self.state_norm = Normalizer(s_dim).to(self.device)
@@ -72,123 +59,41 @@ class GOPlanAgent:
         self.buffer = TransitionBuffer(c.reanalysis_buffer_size, s_dim, a_dim, g_dim, self.device,
                                        c.reanalysis_sampling)
         self.data: DeviceTrajectories | None = None
-        self.desired_goals: torch.Tensor | None = None
         self.counters = {"pretrain_updates": 0, "finetune_updates": 0, "rounds": 0, "value_updates": 0}
         self.guard = FiniteGuard()  # NaN / infinity in any training quantity stops the run
 
     def make_planner(self) -> Planner:
         """Algorithm 2 over this agent's networks with the config's planning settings (call again after
         changing them)."""
-        c = self.cfg
-        cpu_rows = c.plan_cpu_max_rows_bf16 if c.plan_precision == "bf16" else c.plan_cpu_max_rows
-        return Planner(self.policy, self.dynamics, self.state_norm, self.goal_norm, self.task,
-                       PlannerSettings(c.plan_candidates, c.plan_copies, c.plan_horizon, c.kappa, c.noise_dim,
-                                       cpu_rows if self.device.type == "cpu" else 0,
-                                       c.plan_precision, c.plan_cuda_graphs, c.overlap_cpu_planning))
+        return Planner(policy=self.policy, dynamics=self.dynamics, state_norm=self.state_norm,
+                       goal_norm=self.goal_norm, task=self.task, settings=planner_settings(self.cfg, self.device))
 
     # ------------------------------------------------------------------ data
     def set_dataset(self, dataset: TrajectoryDataset, fit_normalizers: bool = True) -> None:
         """Move the offline dataset to the device and standardise states and goals with its statistics."""
         dataset.check_task(self.task)
-        t = dataset.tensors(self.device)
-        self.data = DeviceTrajectories(t["observations"], t["achieved_goals"], t["actions"])
-        self.desired_goals = t["desired_goals"]
+        self.data = d = DeviceTrajectories.from_dataset(dataset, self.device)
         if fit_normalizers:
-            self.state_norm.fit(self.data.observations)
-            self.goal_norm.fit(self.data.achieved_goals)
+            c = self.cfg
+            fit_normalizers_to(self.state_norm, self.goal_norm, d.observations, d.achieved_goals, d.desired_goals,
+                               c.normalization, c.norm_state_noise, c.norm_goal_noise, c.norm_min_std)
 
-    def sample_offline(self, batch: int) -> tuple[torch.Tensor, ...]:
+    @property
+    def desired_goals(self) -> torch.Tensor | None:
+        """The dataset's desired goals (E, T, G) on the device."""
+        return None if self.data is None else self.data.desired_goals
+
+    @desired_goals.setter
+    def desired_goals(self, goals: torch.Tensor | None) -> None:
+        self.data.desired_goals = goals
+
+    def sample_offline(self, batch: int) -> TransitionBatch:
         """(s, a, s', g) from the dataset with hindsight relabelling (probability her_prob)."""
         d = self.data
-        return sample_relabelled(d.observations, d.achieved_goals, self.desired_goals, d.actions, batch,
-                                 self.cfg.her_prob)
+        return TransitionBatch(*sample_relabelled(d.observations, d.achieved_goals, d.desired_goals, d.actions,
+                                                  batch, self.cfg.her_prob))
 
-    # ------------------------------------------------------------------ updates
-    def update(self, s, a, s_next, g, train_dynamics: bool, side: Overlap | None = None) -> dict[str, torch.Tensor]:
-        """One gradient step on V (Eq. 6), D (Eq. 7), pi (Eq. 8) and optionally the ensemble (Eq. 3).
-        Inputs are raw-space tensors; returns detached metrics (no host sync).
-
-        `side` (from pretrain_step) runs the ensemble's step and V's gradient step on a side thread while
-        this one takes the CGAN's steps (goplan/overlap.py): the two halves share no parameters.
-        Without it, the update runs in the order written."""
-        c = self.cfg
-        side = side or Overlap(False)  # disabled: each call runs at once
-        sn, sn_next = self.state_norm(s), self.state_norm(s_next)
-        dyn_loss = side.run(self.dynamics_step, sn, a, sn_next) if train_dynamics else None  # as soon as it can
-        r = self.task.reward(self.task.phi(s_next), g)
-        gn = self.goal_norm(g)
-        out: dict[str, torch.Tensor] = {}
-        # every network sees the same slightly jittered inputs (as the reference does); V is evaluated
-        # once and serves both the advantage (before any update, as in the reference's order) and its loss
-        js, js_next, jg = (x + c.input_noise * torch.randn_like(x) for x in (sn, sn_next, gn))
-        with matmul_precision(self.device, c.value_precision):
-            v = self.value(js, jg)
-            with torch.no_grad():
-                w, adv = advantage_weight(r, v.detach(), self.value(js_next, jg), c.gamma, c.beta, c.weight_clip)
-                y = r + c.gamma * (1.0 - r) * self.value.target_value(js_next, jg)
-        v_loss = side.run(self._value_step, v, y)
-        out.update(self._gan_step(js, a, jg, w))
-        if dyn_loss is not None:
-            out["dynamics_loss"] = dyn_loss.result()
-        out.update(value_loss=v_loss.result(), value=v.detach().mean(), weight=w.mean(), weight_max=w.max(),
-                   advantage=adv.mean(), reward=r.mean())
-        return out
-
-    def dynamics_step(self, sn: torch.Tensor, a: torch.Tensor, sn_next: torch.Tensor) -> torch.Tensor:
-        """Eq. 3: one step of the ensemble on normalised states (part of every pretraining update; also
-        callable alone to train the ensemble further)."""
-        with matmul_precision(self.device, self.cfg.train_precision):
-            dyn_loss = self.dynamics.loss(sn, a, sn_next)
-        self.dynamics_opt.zero_grad(set_to_none=True)
-        dyn_loss.backward()
-        self.dynamics_opt.step()
-        return dyn_loss.detach()
-
-    def _value_step(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Eq. 6 with its target network (Polyak-averaged every target_update_every steps)."""
-        c = self.cfg
-        v_loss = ((v - y) ** 2).mean()
-        self.value_opt.zero_grad(set_to_none=True)
-        v_loss.backward()
-        self.value_opt.step()
-        self.counters["value_updates"] += 1
-        if self.counters["value_updates"] % c.target_update_every == 0:
-            self.value.update_target(c.polyak)
-        return v_loss.detach()
-
-    def _gan_step(self, js: torch.Tensor, a: torch.Tensor, jg: torch.Tensor, w: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Eq. 7 then Eq. 8: D on real and generated actions in one batch, then pi (fresh noise)
-        against the updated D."""
-        c = self.cfg
-        low = lambda: matmul_precision(self.device, c.train_precision)  # noqa: E731
-        n = js.shape[0]
-        self.policy.train()
-        with torch.no_grad(), low():
-            fake = self.policy(js, jg, torch.randn(n, c.noise_dim, device=self.device))
-        with low():
-            d_both = self.discriminator(torch.cat([js, js]), torch.cat([a, fake]), torch.cat([jg, jg]))
-        d_real, d_fake_old = d_both.chunk(2)
-        d_loss = discriminator_loss(d_real, d_fake_old, w, c.scale_fake_by_weight)
-        self.disc_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.disc_opt.step()
-        # pi's step back-propagates through D to pi's weights; D's own weight gradients would be
-        # thrown away, so they are not computed
-        self.discriminator.requires_grad_(False)
-        try:
-            with low():
-                fake = self.policy(js, jg, torch.randn(n, c.noise_dim, device=self.device))
-                d_fake = self.discriminator(js, fake, jg)
-            self.policy.eval()
-            g_loss = generator_loss(d_fake)
-            self.policy_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-        finally:
-            self.discriminator.requires_grad_(True)
-        self.policy_opt.step()
-        return dict(disc_loss=d_loss.detach(), gen_loss=g_loss.detach(), disc_real=d_real.detach().mean(),
-                    disc_fake=d_fake.detach().mean(), disc_std=d_both.detach().std())
-
+    # ------------------------------------------------------------------ updates (goplan/agents/update.py)
     def pretrain_step(self) -> dict[str, torch.Tensor]:
         """One pretraining update. On CPU the whole step, sampling included, runs with the threads split
         between the two halves of the update: a parallel region of the full thread count between them
@@ -209,10 +114,10 @@ class GOPlanAgent:
 
     # ------------------------------------------------------------------ reanalysis
     def reanalysis_context(self, generator: torch.Generator | None = None) -> ReanalysisContext:
-        c = self.cfg
-        return ReanalysisContext(self.planner, self.dynamics, self.state_norm, self.data, c.uncertainty_threshold,
-                                 c.reanalysis_transition, c.reanalysis_chunk, generator, c.reanalysis_skip_solved,
-                                 self.desired_goals if c.inter_goal == "desired" else None)
+        """Reanalysis (Section 4.2) with this agent's planner, ensemble and data, and the config's settings."""
+        return ReanalysisContext(planner=self.planner, dynamics=self.dynamics, state_norm=self.state_norm,
+                                 data=self.data, settings=reanalysis_settings(self.cfg), generator=generator,
+                                 desired_goals=self.data.desired_goals if self.cfg.inter_goal == "desired" else None)
 
     def reanalyse(self) -> dict[str, float]:
         """One round: J_intra intra- and J_inter inter-trajectory reanalyses into B_re."""
@@ -222,16 +127,13 @@ class GOPlanAgent:
                             ("inter", inter_reanalysis, self.cfg.inter_per_round)):
             if n == 0:
                 continue
-            trans, fractions = fn(ctx, n)
-            if trans:
-                where = f"{name}-trajectory reanalysis of round {self.counters['rounds'] + 1}"
-                require_finite("an imagined state (dynamics prediction)", trans["next_states"], where)
-                require_finite("an imagined action (policy output)", trans["actions"], where)
-            if trans and trans["states"].shape[0]:
-                self.buffer.add(trans["states"], trans["actions"], trans["next_states"], trans["goals"],
-                                trans["lengths"])
+            stored, fractions = fn(ctx, n)
+            where = f"{name}-trajectory reanalysis of round {self.counters['rounds'] + 1}"
+            require_finite("an imagined state (dynamics prediction)", stored.next_states, where)
+            require_finite("an imagined action (policy output)", stored.actions, where)
+            self.buffer.add(stored.states, stored.actions, stored.next_states, stored.goals, stored.lengths)
             stats.update({f"case_{k}": v for k, v in fractions.items()})
-            stats[f"{name}_transitions"] = float(trans["states"].shape[0]) if trans else 0.0
+            stats[f"{name}_transitions"] = float(len(stored))
         stats["buffer_size"] = float(len(self.buffer))
         return stats
 
@@ -290,12 +192,24 @@ class GOPlanAgent:
 
     @torch.no_grad()
     def act(self, obs, goal, deterministic: bool = True) -> np.ndarray:
-        """Policy action(s) for state(s) and goal(s); deterministic uses z = 0 (as the reference)."""
+        """Policy action(s) for state(s) and goal(s), with the CGAN noise of the `act_z` setting (z = 0 by
+        default, as the reference); deterministic=False draws one z per state whatever the setting."""
         s, g, single = self._to_tensors(obs, goal)
-        shape = (s.shape[0], self.cfg.noise_dim)
-        z = torch.zeros(shape, device=self.device) if deterministic else torch.randn(shape, device=self.device)
-        a = self.policy(self.state_norm(s), self.goal_norm(g), z).cpu().numpy()
+        a = self.policy_action(self.state_norm(s), self.goal_norm(g), self.cfg.act_z if deterministic else "sample")
+        a = a.cpu().numpy()
         return a[0] if single else a
+
+    def policy_action(self, sn: torch.Tensor, gn: torch.Tensor, act_z: str) -> torch.Tensor:
+        """pi(s, g, z) on normalised inputs with z = 0 ("zero"), one z ~ N(0, I) per row ("sample"), or
+        the mean action over act_z_samples draws per row ("mean-of-k", one batched pass)."""
+        n, k, dim = sn.shape[0], self.cfg.act_z_samples, self.cfg.noise_dim
+        if act_z == "zero":
+            return self.policy(sn, gn, torch.zeros(n, dim, device=self.device))
+        if act_z == "sample":
+            return self.policy(sn, gn, torch.randn(n, dim, device=self.device))
+        z = torch.randn(k * n, dim, device=self.device)
+        a = self.policy(sn.repeat(k, 1), gn.repeat(k, 1), z)
+        return a.view(k, n, -1).mean(0)
 
     @torch.no_grad()
     def plan(self, obs, goal) -> np.ndarray:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goplan.data.collect.chunks import CHUNK_RE, MANIFEST_NAME, PARTS_SUFFIX
 from goplan.data.dataset import TrajectoryDataset, read_json_object
 from goplan.errors import DatasetError
 
@@ -98,8 +99,6 @@ def describe_dataset(path: Path, verify: bool = True) -> DatasetEntry:
 
 def describe_parts(folder: Path) -> DatasetEntry:
     """An unfinished collection's work folder, from its manifest."""
-    from goplan.data.collect import CHUNK_RE, MANIFEST_NAME
-
     entry = DatasetEntry(folder, checksum=STATUS_INCOMPLETE)
     _fill(entry, _json_object_or_none(folder / MANIFEST_NAME) or {})
     chunks = sum(1 for p in folder.iterdir() if CHUNK_RE.fullmatch(p.name))
@@ -109,8 +108,6 @@ def describe_parts(folder: Path) -> DatasetEntry:
 
 def find_datasets(dirs: list[str | os.PathLike] | None = None, verify: bool = True) -> list[DatasetEntry]:
     """Datasets under `dirs` (searched with subfolders), or under the default folders."""
-    from goplan.data.collect import PARTS_SUFFIX
-
     if dirs:
         for d in dirs:
             if not Path(d).is_dir():

@@ -1,4 +1,8 @@
-"""Trajectory datasets: arrays shaped (episodes, T+1, ...), saved as compressed npz + JSON card."""
+"""Trajectory datasets: arrays shaped (episodes, T+1, ...), saved as compressed npz + JSON card.
+
+`TrajectoryDataset.load` reads goplan's npz itself and hands any file whose suffix a registered format
+claims (goplan.data.formats: HDF5, WGCSL buffer.pkl) to that format's loader.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from goplan.data.formats import loader_for
 from goplan.errors import DatasetError, first_line
+from goplan.tasks.registry import check_shapes
 
 ARRAY_KEYS = ("observations", "achieved_goals", "desired_goals", "actions")
 ZIP_MAGIC = b"PK\x03\x04"  # every npz archive starts with a zip local-file header
@@ -98,8 +104,6 @@ class TrajectoryDataset:
 
     def check_task(self, spec, source: str = "dataset") -> None:
         """Check the arrays against a task's dimensions and its goal map."""
-        from goplan.tasks.registry import check_shapes
-
         check_shapes(spec, *self.dims, what=source)
 
     def checksum(self) -> str:
@@ -149,20 +153,16 @@ class TrajectoryDataset:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TrajectoryDataset":
-        """Load a dataset file: our npz, an HDF5 file (.h5/.hdf5), or an original-format buffer.pkl (safely)."""
+        """Load a dataset file: our npz, or a file of a registered format (goplan.data.formats), such as an
+        HDF5 file (.h5/.hdf5) or an original-format buffer.pkl (read safely)."""
         path = Path(path)
         if not path.exists():
             raise DatasetError(f"{path}: no such dataset file")
         if path.is_dir():
             raise DatasetError(f"{path}: is a directory, expected a dataset file (.npz, .h5 or .pkl)")
-        if path.suffix in (".pkl", ".pickle"):
-            from goplan.data.wgcsl_import import load_wgcsl_buffer
-
-            return load_wgcsl_buffer(path)
-        if path.suffix in (".h5", ".hdf5"):
-            from goplan.data.hdf5_io import load_hdf5
-
-            return load_hdf5(path)
+        loader = loader_for(path)  # another registered format (goplan.data.formats) claims the suffix
+        if loader is not None:
+            return loader(path)
         try:
             # Open the file ourselves: np.load leaks its own handle when the zip is unreadable.
             with open(path, "rb") as f:

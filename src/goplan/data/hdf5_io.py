@@ -2,7 +2,8 @@
 
 Files from elsewhere may name the arrays as the original buffers do (`o`, `ag`, `g`, `u`); both
 spellings load. The dataset card travels as a JSON string attribute. Reading never executes anything
-stored in the file: only numeric HDF5 datasets are accepted.
+stored in the file: only numeric HDF5 datasets are accepted. Importing this module registers
+`load_hdf5` as the loader of .h5/.hdf5 files (goplan.data.formats).
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from typing import Any
 import numpy as np
 
 from goplan.data.dataset import ARRAY_KEYS, TrajectoryDataset
+from goplan.data.formats import register_format
 from goplan.errors import DatasetError, first_line
 
+FORMAT_NAME = "hdf5"
 HDF5_SUFFIXES = (".h5", ".hdf5")
 CARD_ATTR = "goplan_card"
 # the original buffer names of the four arrays (SPEC section 8)
@@ -90,5 +93,7 @@ def load_hdf5(path: str | os.PathLike) -> TrajectoryDataset:
     except DatasetError as exc:
         raise DatasetError(f"{path}: {str(exc).removeprefix('dataset: ')}") from None
 
+
+register_format(FORMAT_NAME, HDF5_SUFFIXES, load_hdf5)
 
 __all__ = ["HDF5_SUFFIXES", "load_hdf5", "save_hdf5"]

@@ -31,6 +31,7 @@ import numpy as np
 
 from goplan.data.dataset import TrajectoryDataset, read_json_object
 from goplan.errors import ConfigError, DatasetError, first_line
+from goplan.tasks.registry import get_task
 
 ROOT_ENV = "MINARI_DATASETS_PATH"
 DEFAULT_ROOT = Path("~") / ".minari" / "datasets"  # Minari's own default
@@ -109,8 +110,6 @@ def export_minari(dataset: TrajectoryDataset, dataset_id: str, root: str | os.Pa
     _import_minari()
     from minari import create_dataset_from_buffers
     from minari.data_collector import EpisodeBuffer
-
-    from goplan.tasks.registry import get_task
 
     check_dataset_id(dataset_id)
     task = task or dataset.card.get("task")

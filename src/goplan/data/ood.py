@@ -8,7 +8,7 @@ A group's dataset is collected on its IID task and keeps only the trajectories w
     Low    object z < 0.6                                      (Pick Low-High)
 
 The thresholds are the ones `goplan.tasks.fetch` samples the regions with; the initial gripper
-position is the IID task's layout origin (`spec.extra["layout"].grip0`).
+position is the IID task's layout origin (`TaskSpec.layout_origin`).
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from goplan.errors import ConfigError, DatasetError
+from goplan.tasks.fetch import NEAR_RADII, PICK_LOW_TOP
+from goplan.tasks.registry import get_task
 
 REGION_RIGHT = "right"
 REGION_NEAR = "near"
@@ -84,12 +86,12 @@ class OODGroup:
 
     def iid_region(self) -> IIDRegion:
         """The group's IID predicate, anchored at the IID task's initial gripper position."""
-        from goplan.tasks import fetch
-        from goplan.tasks.registry import get_task
-
-        layout = get_task(self.iid_task).extra["layout"]
-        return IIDRegion(self.region, tuple(float(v) for v in layout.grip0),
-                         near_radius=float(fetch.NEAR_RADII[1]), low_top=float(fetch.PICK_LOW_TOP))
+        spec = get_task(self.iid_task)
+        if spec.layout_origin is None:
+            raise ConfigError(f"OOD group {self.name}: task {spec.name} has no layout origin to anchor "
+                              f"its IID region at")
+        return IIDRegion(self.region, tuple(float(v) for v in spec.layout_origin),
+                         near_radius=float(NEAR_RADII[1]), low_top=float(PICK_LOW_TOP))
 
 
 def _side_tasks(prefix: str) -> tuple[str, ...]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from goplan.data.ood import OODGroup, group_by_alias, group_of_task
+from goplan.data.ood import OOD_GROUPS, OODGroup, group_by_alias, group_of_task
 from goplan.errors import ConfigError
+from goplan.tasks.registry import TaskSpec, get_task, task_names
 
 LOW_DIM_TRANSITIONS = 100_000
 HIGH_DIM_TRANSITIONS = 2_000_000
@@ -35,7 +36,6 @@ HIGH_DIM_TASKS = ("FetchPush", "FetchPick", "FetchSlide", "HandReach")
 # episodes per chunk (one vectorised environment, one resumable unit of work)
 VECTOR_CHUNK_EPISODES = 1000  # numpy-vectorised tasks (PointReach, PointRooms): cheap per episode
 MUJOCO_CHUNK_EPISODES = 250  # MuJoCo tasks: about 10-20 s of one core per chunk
-MUJOCO_MARKER = "simulator"  # MuJoCo task specs name their simulator in spec.extra
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,6 @@ def paper_transitions(task: str) -> int | None:
 
 def resolve_dataset(name: str) -> DatasetPlan:
     """Split a dataset name into task, variant and paper size; TaskError for an unknown task."""
-    from goplan.tasks.registry import get_task
-
     base, variant = name, VARIANT_FULL
     if name.endswith(SMALL_SUFFIX) and len(name) > len(SMALL_SUFFIX):
         base, variant = name[: -len(SMALL_SUFFIX)], VARIANT_SMALL
@@ -96,18 +94,15 @@ def default_episodes(plan: DatasetPlan) -> int:
 
 def dataset_names() -> list[DatasetPlan]:
     """Every name `goplan collect` knows a paper size for: tasks, their -s variants and the OOD groups."""
-    from goplan.data.ood import OOD_GROUPS
-    from goplan.tasks.registry import task_names
-
     names = [n for n in task_names() if paper_transitions(n) is not None]
     names += [g.alias for g in OOD_GROUPS]
     plans = [resolve_dataset(n + suffix) for n in names for suffix in ("", SMALL_SUFFIX)]
     return [p for p in plans if p.episodes is not None]
 
 
-def default_chunk_episodes(spec) -> int:
-    """Episodes per chunk for a task: large for numpy-vectorised tasks, smaller for MuJoCo ones."""
-    return MUJOCO_CHUNK_EPISODES if MUJOCO_MARKER in spec.extra else VECTOR_CHUNK_EPISODES
+def default_chunk_episodes(spec: TaskSpec) -> int:
+    """Episodes per chunk for a task: large for numpy-vectorised tasks, smaller for simulated (MuJoCo) ones."""
+    return MUJOCO_CHUNK_EPISODES if spec.simulator is not None else VECTOR_CHUNK_EPISODES
 
 
 __all__ = ["DatasetPlan", "dataset_names", "resolve_dataset", "default_episodes", "default_chunk_episodes", "paper_transitions",

@@ -12,6 +12,9 @@ A pickle can run arbitrary code while it is being loaded, so the loader never us
 numpy/collections callables that rebuilding plain numeric arrays needs and refuses every other
 global *before* it can be called. The loaded object is then checked key by key, and every
 problem becomes a one-line `DatasetError` naming the file.
+
+Importing this module registers `load_wgcsl_buffer` as the loader of .pkl/.pickle files
+(goplan.data.formats).
 """
 from __future__ import annotations
 
@@ -25,9 +28,11 @@ from typing import Any
 import numpy as np
 
 from goplan.data.dataset import TrajectoryDataset
+from goplan.data.formats import register_format
 from goplan.errors import DatasetError, first_line
 
 SOURCE_FORMAT = "wgcsl-buffer-pkl"
+WGCSL_SUFFIXES = (".pkl", ".pickle")  # TrajectoryDataset.load reads these with load_wgcsl_buffer
 
 # Original key -> TrajectoryDataset field, and whether the array carries the extra final step (T+1).
 WGCSL_KEYS = {
@@ -263,4 +268,6 @@ def save_wgcsl_buffer(dataset: TrajectoryDataset, path: str | os.PathLike) -> Pa
     return path
 
 
-__all__ = ["load_wgcsl_buffer", "save_wgcsl_buffer", "ALLOWED_GLOBALS", "SOURCE_FORMAT"]
+register_format(SOURCE_FORMAT, WGCSL_SUFFIXES, load_wgcsl_buffer)
+
+__all__ = ["load_wgcsl_buffer", "save_wgcsl_buffer", "ALLOWED_GLOBALS", "SOURCE_FORMAT", "WGCSL_SUFFIXES"]

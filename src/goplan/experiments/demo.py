@@ -65,17 +65,35 @@ def run_demo(out: str | Path = "runs", seed: int = 0, progress: bool = True, log
         log(f"{name:32s} {shown:>15s} {'' if paper is None else f'{paper:.2f}':>16s}")
     log(f"(return = steps at the goal in a 50-step episode, mean over {_episodes(goplan)} evaluation episodes; "
         f"one seed; preset '{PRESET}')")
+    budgets = budget_line(goplan, gcsl, data.num_transitions)
+    log(budgets)
     plot = _comparison_plot(demo_dir, goplan, gcsl)
     summary = {"demo_dir": str(demo_dir), "seed": seed, "preset": PRESET, "goplan": goplan, "gcsl": gcsl,
+               "budgets": budgets,
                "wall_time_s": round(time.time() - start, 1), "plot": str(plot)}
     (demo_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     log(f"plots: {plot} and {goplan['run_dir']}/learning_curve.png; total time {summary['wall_time_s']:.0f} s")
     return summary
 
 
+def _config(result: dict) -> dict:
+    return json.loads((Path(result["run_dir"]) / "config.json").read_text())
+
+
 def _episodes(result: dict) -> int:
-    cfg = json.loads((Path(result["run_dir"]) / "config.json").read_text())
-    return int(cfg["eval_episodes"])
+    return int(_config(result)["eval_episodes"])
+
+
+def budget_line(goplan: dict, gcsl: dict, transitions: int) -> str:
+    """The two methods' budgets side by side, read from the runs' saved configs."""
+    a, b = _config(goplan), _config(gcsl)
+    finetune = a["finetune_rounds"] * a["finetune_updates"]
+    gcsl_updates = b["pretrain_updates"] + b["finetune_rounds"] * b["finetune_updates"]
+    return (f"budgets: GOPlan {a['pretrain_updates']} pretraining + {a['finetune_rounds']} x {a['finetune_updates']} "
+            f"finetuning = {a['pretrain_updates'] + finetune} updates, {a['hidden_dim']}-unit networks, batch "
+            f"{a['batch_size']}; GCSL {gcsl_updates} updates ({b['gcsl_loss']} policy, lr {b['gcsl_lr']:g}), "
+            f"{b['hidden_dim']}-unit network, batch {b['batch_size']}; both on the same {transitions} transitions "
+            f"with '{a['normalization']}' normalisation")
 
 
 def _comparison_plot(demo_dir: Path, goplan: dict, gcsl: dict) -> Path:

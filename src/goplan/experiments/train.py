@@ -18,12 +18,14 @@ import torch
 
 from goplan.agents.checkpoint import read_checkpoint_metadata
 from goplan.agents.gcsl import GCSLAgent
+from goplan.agents.build import resolve_device
 from goplan.agents.goplan import GOPlanAgent
 from goplan.config import GOPlanConfig, config_from_dict, make_config, save_config
 from goplan.data.dataset import TrajectoryDataset, read_json_object
 from goplan.errors import CheckpointError, ConfigError, NumericalError
 from goplan.evaluation import evaluate
 from goplan.experiments.logging import RunLogger, make_run_dir, plot_learning_curves
+from goplan.hardware import machine_record, resolve_precisions
 from goplan.tasks.registry import get_task
 
 ALGORITHMS = {"goplan": GOPlanAgent, "gcsl": GCSLAgent}
@@ -59,11 +61,13 @@ def train(task: str, dataset: str | Path | TrajectoryDataset, seed: int = 0, out
         cfg.seed = seed
     data = dataset if isinstance(dataset, TrajectoryDataset) else TrajectoryDataset.load(dataset)
     data.check_task(spec, source=str(dataset) if not isinstance(dataset, TrajectoryDataset) else "dataset")
+    device = resolve_device(cfg.device)
+    cfg = resolve_precisions(cfg, device)  # config.json holds the precisions the run computes with
     run_dir = make_run_dir(out, spec.name, algorithm, cfg.seed)
     save_config(cfg, run_dir / "config.json")
     info = {"task": spec.name, "algorithm": algorithm, "seed": cfg.seed, "preset": cfg.preset,
             "dataset": str(Path(dataset).resolve()) if not isinstance(dataset, TrajectoryDataset) else None,
-            "dataset_card": data.card}
+            "dataset_card": data.card, "machine": machine_record(device)}
     (run_dir / RUN_INFO).write_text(json.dumps(info, indent=2, default=str))
     if cfg.preset != "paper":
         log(f"note: preset '{cfg.preset}' shrinks networks, update counts and planning sizes (see goplan/config.py)")
@@ -93,6 +97,11 @@ def resume_run(run_dir: str | Path, progress: bool = True, log=print) -> dict[st
     except ConfigError as exc:
         raise CheckpointError(f"{run_dir / 'config.json'}: {exc}") from None
     data = TrajectoryDataset.load(info["dataset"])
+    # a run resumed elsewhere computes its rest with that machine's kernels: run.json lists every machine
+    earlier = info["resumed"] if isinstance(info.get("resumed"), list) else []
+    info["resumed"] = [*earlier, {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                  "machine": machine_record(resolve_device(cfg.device))}]
+    info_path.write_text(json.dumps(info, indent=2, default=str))
     agent_cls = ALGORITHMS[info["algorithm"]]
     if ckpt.exists():
         agent = agent_cls.load(ckpt)

@@ -59,6 +59,10 @@ class DynamicsEnsemble(nn.Module):
 
     @staticmethod
     def disagreement(pred: torch.Tensor) -> torch.Tensor:
-        """Eq. 4 for one step: (1/N) sum_i ||M_i - mean||^2, averaged over state dimensions
-        (the reference's scale, so the threshold u = 0.1 carries over). (N, B, S) -> (B,)."""
-        return ((pred - pred.mean(0, keepdim=True)) ** 2).mean(dim=(0, 2))
+        """Eq. 4 for one step on the reference's scale: the unbiased variance across the N members
+        (divided by N - 1), averaged over normalised state dimensions, so that u = 0.1 means what it
+        means there. (N, B, S) -> (B,). A single model has no disagreement: 0 for every row, so the
+        uncertainty filter keeps everything when N = 1."""
+        if pred.shape[0] == 1:
+            return pred.new_zeros(pred.shape[1])
+        return pred.var(0, unbiased=True).mean(-1)

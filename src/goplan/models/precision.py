@@ -12,11 +12,17 @@ import contextlib
 
 import torch
 
+from goplan.errors import ConfigError
+
 
 def matmul_precision(device: torch.device, precision: str, cache: bool = True):
     """A context in which the networks' matrix products run at `precision` on `device`.
 
-    cache=False turns off autocast's cache of bf16 weight copies, which CUDA graph capture needs."""
+    cache=False turns off autocast's cache of bf16 weight copies, which CUDA graph capture needs.
+    `precision` is concrete: a config's "auto" is resolved for its device first (goplan/hardware.py)."""
     if precision == "fp32":
         return contextlib.nullcontext()
+    if precision != "bf16":
+        raise ConfigError(f"matrix precision {precision!r} is not fp32 or bf16; resolve the config for its device "
+                          "first (goplan.hardware.resolve_precisions)")
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache)

@@ -18,13 +18,13 @@ from goplan.overlap import Overlap
 from goplan.tasks.registry import TaskSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PlannerSettings:
-    candidates: int  # C
-    copies: int  # H
-    horizon: int  # K
-    kappa: float
-    noise_dim: int
+    candidates: int  # C: first actions drawn from the prior policy
+    copies: int  # H: imagined rollouts per first action
+    horizon: int  # K: imagined steps after the first action
+    kappa: float  # first actions weighted by exp(kappa R)
+    noise_dim: int  # dimension of the policy's noise z
     max_rows: int = 0  # rollout rows (states * C * H) planned per batch; 0 = all at once
     precision: str = "fp32"  # matrix precision of the rollouts: fp32 or bf16 (goplan/models/precision.py)
     cuda_graphs: bool = True  # Planner.plan_graphed replays CUDA graphs on CUDA (goplan/planner/graphs.py)
@@ -32,7 +32,10 @@ class PlannerSettings:
 
 
 class Planner:
-    def __init__(self, policy: Generator, dynamics: DynamicsEnsemble, state_norm: Normalizer,
+    """Algorithm 2 with a prior policy and a dynamics ensemble over normalised states; rewards by the
+    task's own rule in raw goal space."""
+
+    def __init__(self, *, policy: Generator, dynamics: DynamicsEnsemble, state_norm: Normalizer,
                  goal_norm: Normalizer, task: TaskSpec, settings: PlannerSettings):
         self.policy, self.dynamics = policy, dynamics
         self.state_norm, self.goal_norm = state_norm, goal_norm

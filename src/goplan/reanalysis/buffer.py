@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import torch
 
+from goplan.batches import TransitionBatch
+
 SAMPLING = ("trajectory", "transition")
 
 
 class TransitionBuffer:
-    KEYS = ("states", "actions", "next_states", "goals")
+    KEYS = ("states", "actions", "next_states", "goals")  # TransitionBatch's fields, in its order
 
     def __init__(self, capacity: int, state_dim: int, act_dim: int, goal_dim: int, device: torch.device | str,
                  sampling: str = "trajectory"):
@@ -67,9 +69,9 @@ class TransitionBuffer:
         u = torch.rand(batch, device=self.device, generator=generator, dtype=torch.float64) * self._cdf[-1]
         return torch.searchsorted(self._cdf, u, right=True).clamp_(max=self.size - 1)
 
-    def sample(self, batch: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> TransitionBatch:
         idx = self.sample_indices(batch, generator)
-        return tuple(self.data[k][idx] for k in self.KEYS)
+        return TransitionBatch(*(self.data[k][idx] for k in self.KEYS))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         out = {k: v[: self.size].clone() for k, v in self.data.items()}

@@ -232,7 +232,8 @@ HAND_REACH = register_task(
         make_vec_env=make_vec_env,
         behaviour_policy=ik_policy,
         goal_sampler=_goal_sampler,
-        extra={"behaviour_policy_name": "scripted-hand-ik", "simulator": "gymnasium-robotics HandReach-v3 (MuJoCo)"},
+        behaviour_policy_name="scripted-hand-ik",
+        simulator="gymnasium-robotics HandReach-v3 (MuJoCo)",
     )
 )
 

@@ -307,7 +307,8 @@ def _register(name: str, gym_id: str, rooms: bool, policy, policy_name: str, des
             make_vec_env=_vec_factory(rooms),
             behaviour_policy=policy,
             goal_sampler=_goal_sampler(rooms),
-            extra={"behaviour_policy_name": policy_name, "rooms": rooms, "naive_policy": reach_policy},
+            behaviour_policy_name=policy_name,
+            naive_policy=reach_policy,
         )
     )
 

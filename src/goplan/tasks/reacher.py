@@ -139,7 +139,8 @@ REACHER = register_task(
         make_vec_env=make_vec_env,
         behaviour_policy=pd_policy,
         goal_sampler=_goal_sampler,
-        extra={"behaviour_policy_name": "scripted-reacher-ik-pd", "simulator": "gymnasium Reacher-v5 model (MuJoCo)"},
+        behaviour_policy_name="scripted-reacher-ik-pd",
+        simulator="gymnasium Reacher-v5 model (MuJoCo)",
     )
 )
 

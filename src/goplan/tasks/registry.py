@@ -2,6 +2,11 @@
 
 The rest of the code asks the registry for the goal map phi, the success radius eps, the
 episode length and the environments; nothing else hard-codes a task.
+
+This module imports no task module. Each task module registers its TaskSpecs with `register_task`
+when it is imported, and `goplan.tasks.catalog` imports every built-in one; the package's
+`__init__` imports the catalog, and Python runs a package's `__init__` before any of its modules, so
+whoever imports this module finds the built-in tasks registered.
 """
 from __future__ import annotations
 
@@ -30,9 +35,27 @@ class VecGoalEnv(Protocol):
     def step(self, actions: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]: ...
 
 
+DEFAULT_BEHAVIOUR_POLICY_NAME = "scripted"  # dataset cards name the behaviour policy of a task that names none
+
+
 @dataclass(frozen=True)
 class TaskSpec:
-    """Static description of a goal-conditioned task."""
+    """Static description of a goal-conditioned task.
+
+    Besides the dimensions, the goal map and the environment factories, a spec carries the facts that
+    other modules need about how the task's data is made:
+
+    behaviour_policy_name  the name the dataset card records for `behaviour_policy`
+    naive_policy           a second, naive behaviour policy (same signature as `behaviour_policy`) that
+                           `collect(..., naive_prob=p)` drives a fraction p of the episodes with; None: none
+    simulator              the physics simulator behind `make_vec_env` (e.g. "gymnasium Reacher-v5 model
+                           (MuJoCo)"); None for tasks simulated in numpy. Collection sizes its chunks by it.
+    layout_origin          the point in goal space the task's object and goal regions are laid out around
+                           (the Fetch arm's initial gripper position); None for tasks without one. The OOD
+                           groups anchor their IID regions there.
+    action_noise_std       std of the Gaussian noise the environment itself adds to every action
+                           (FetchReachNoise-*); 0.0 for noise-free environments
+    """
 
     name: str
     obs_dim: int
@@ -51,7 +74,13 @@ class TaskSpec:
     )
     # (n, rng) -> goals (n, goal_dim)
     goal_sampler: Callable[[int, np.random.Generator], np.ndarray] | None = field(default=None, compare=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    behaviour_policy_name: str = field(default=DEFAULT_BEHAVIOUR_POLICY_NAME, compare=False)
+    naive_policy: Callable[[dict[str, np.ndarray], np.random.Generator], np.ndarray] | None = field(
+        default=None, compare=False
+    )
+    simulator: str | None = field(default=None, compare=False)
+    layout_origin: tuple[float, ...] | None = field(default=None, compare=False)
+    action_noise_std: float = field(default=0.0, compare=False)
 
     def __post_init__(self) -> None:
         for key in ("obs_dim", "goal_dim", "act_dim", "max_steps"):
@@ -84,49 +113,23 @@ _REGISTRY: dict[str, TaskSpec] = {}
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
+    """Add (or replace) a task under its name; returns the spec."""
     _REGISTRY[spec.name] = spec
     return spec
 
 
 def task_names() -> list[str]:
-    _ensure_builtin()
+    """The names of every registered task, sorted."""
     return sorted(_REGISTRY)
 
 
 def get_task(name: str) -> TaskSpec:
-    _ensure_builtin()
+    """The registered task of that name; TaskError (with close matches) for an unknown one."""
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known tasks: {', '.join(sorted(_REGISTRY))}"
         raise TaskError(f"unknown task {name!r}{hint}")
     return _REGISTRY[name]
-
-
-def _quiet_adroit_notice() -> None:
-    """gymnasium-robotics prints a notice about its Adroit hand tasks (which goplan does not use) to
-    stderr on import; drop it, so that a one-line error stays one line."""
-    try:
-        import farama_notifications
-    except ImportError:
-        return
-    farama_notifications.notifications.pop("gymnasium_robotics", None)
-
-
-def _ensure_builtin() -> None:
-    _quiet_adroit_notice()
-    # importing the task modules registers them
-    from goplan.tasks import point  # noqa: F401
-
-    # The MuJoCo task modules register static TaskSpecs without importing mujoco, gymnasium_robotics or
-    # metaworld (those load inside their factories); the guard keeps a broken optional module from ever
-    # breaking `import goplan` or the listing of the other tasks.
-    import importlib
-
-    for module in ("fetch", "hand", "reacher", "sawyer"):
-        try:
-            importlib.import_module(f"goplan.tasks.{module}")
-        except ImportError:
-            pass
 
 
 def register_gym_env(gym_id: str, entry_point: str, kwargs: dict[str, Any], max_steps: int) -> None:
@@ -146,5 +149,5 @@ def check_shapes(spec: TaskSpec, obs_dim: int, goal_dim: int, act_dim: int, what
         )
 
 
-__all__: Sequence[str] = ["TaskSpec", "VecGoalEnv", "register_task", "register_gym_env", "get_task", "task_names",
-                          "check_shapes"]
+__all__: Sequence[str] = ["DEFAULT_BEHAVIOUR_POLICY_NAME", "TaskSpec", "VecGoalEnv", "register_task", "register_gym_env",
+                          "get_task", "task_names", "check_shapes"]

@@ -221,7 +221,7 @@ def _register(name: str, kind: str, obs_dim: int, goal_dim: int, goal_indices, p
             name=name, obs_dim=obs_dim, goal_dim=goal_dim, act_dim=ACT_DIM, eps=EPS, goal_indices=goal_indices,
             max_steps=MAX_STEPS, gym_id=gym_id, description=desc, make_vec_env=_vec_factory(kind),
             behaviour_policy=policy, goal_sampler=goal_sampler,
-            extra={"behaviour_policy_name": policy_name, "simulator": f"metaworld {kind}-v3 Sawyer model (MuJoCo)"},
+            behaviour_policy_name=policy_name, simulator=f"metaworld {kind}-v3 Sawyer model (MuJoCo)",
         )
     )
 

@@ -1,6 +1,6 @@
 """Pretraining updates per second on CPU with and without the overlapped update (overlap_cpu_update).
 
-    python benchmarks/pretrain_overlap.py [--precision fp32|bf16] [--repeats 8] [--block 10]
+    python benchmarks/investigations/pretrain_overlap.py [--precision fp32|bf16] [--repeats 8] [--block 10]
         [--json FILE] [--timeline]
 
 One agent at the paper's sizes (FetchPush-shaped synthetic data, N = 5, as benchmarks/speed.py)
@@ -19,6 +19,9 @@ counted from the start of the update (medians): the two halves' balance.
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import argparse
 import datetime as _dt
 import json
@@ -29,7 +32,8 @@ import time
 import numpy as np
 import torch
 
-import speed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, benchmarks/speed.py
+import speed  # noqa: E402
 from goplan.agents.goplan import GOPlanAgent
 
 SETTLE = 3  # untimed updates of a setting before its timed block

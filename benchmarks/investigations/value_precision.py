@@ -1,6 +1,6 @@
 """What value_precision=bf16 does to V and to the advantage weights, against fp32 on the same network.
 
-    python benchmarks/value_precision.py CHECKPOINT DATASET [--samples 8192] [--seed 0]
+    python benchmarks/investigations/value_precision.py CHECKPOINT DATASET [--samples 8192] [--seed 0]
 
 Loads a trained GOPlan agent and its dataset, draws relabelled (s, a, s', g) as pretraining does, and
 evaluates V(s, g) and V(s', g) three ways: fp32; hidden layers in bf16 with the output layer in fp32

@@ -1,6 +1,6 @@
 """Planner speed on CPU against the rollout rows per planner batch (plan_cpu_max_rows[_bf16]).
 
-    python benchmarks/plan_batch_rows.py [--precision fp32|bf16] [--rows 2048 4096 8192 16384]
+    python benchmarks/investigations/plan_batch_rows.py [--precision fp32|bf16] [--rows 2048 4096 8192 16384]
         [--states 40] [--repeats 7] [--overlap on|off|both]
 
 Plans `--states` states per call at the paper's sizes (FetchPush-shaped synthetic data, as
@@ -11,6 +11,9 @@ threads) on and off, in alternation too.
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import argparse
 import dataclasses
 import statistics
@@ -18,7 +21,8 @@ import time
 
 import torch
 
-import speed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, benchmarks/speed.py
+import speed  # noqa: E402
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Where the time of one pretraining update and one planning step goes on this machine.
 
-    python benchmarks/cpu_profile.py [--precision fp32|bf16] [--threads N] [--updates 3] [--ceiling]
+    python benchmarks/investigations/cpu_profile.py [--precision fp32|bf16] [--threads N] [--updates 3] [--ceiling]
 
 Part 1 profiles `--updates` pretraining updates (paper sizes, FetchPush-shaped synthetic data, as
 benchmarks/speed.py) with torch.profiler and groups the self time: matrix products, casts and copies,
@@ -18,13 +18,17 @@ products (benchmarks/speed.py's count).
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import argparse
 import functools
 import time
 
 import torch
 
-import speed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, benchmarks/speed.py
+import speed  # noqa: E402
 from goplan.agents.goplan import GOPlanAgent
 from goplan.models import matmul_precision
 

@@ -15,8 +15,8 @@ the walls and on the data. `--extra-dynamics N` trains the ensemble alone N more
 changes the data's random-action probability (the demo's by default). `--gcsl`
 also trains the GCSL baseline with the same settings and data and prints its return.
 
-    python benchmarks/pointrooms_finetune.py --model true --sampling transition --seed 0
-    python benchmarks/pointrooms_finetune.py --model learned --set lr=1e-3 --diagnose --gcsl
+    python benchmarks/investigations/pointrooms_finetune.py --model true --sampling transition --seed 0
+    python benchmarks/investigations/pointrooms_finetune.py --model learned --set lr=1e-3 --diagnose --gcsl
 """
 from __future__ import annotations
 

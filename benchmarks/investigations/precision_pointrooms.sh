@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What bf16 changes in training results on the demo's task: the pretrained ACGAN policy's return
 # in three precisions, on the demo's data for each seed:
-#   bash benchmarks/precision_pointrooms.sh OUTDIR SEED [SEED ...] [-- key=value ...]
+#   bash benchmarks/investigations/precision_pointrooms.sh OUTDIR SEED [SEED ...] [-- key=value ...]
 # Precisions: fp32; bf16 (plan, train and value hidden layers in bf16); bf16 with an fp32 value
 # network. Each run is `goplan train --preset cpu finetune_rounds=0` (4000 pretraining updates, then
 # evaluation of the policy and GOPlan2), one thread each, two runs at a time. The data are the demo's

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo's PointRooms comparison at the paper's network sizes and more updates, on a lent GPU:
-#   [SEEDS="0 1"] bash benchmarks/gpu_pointrooms.sh OUTDIR [key=value ...]
+#   [SEEDS="0 1"] bash benchmarks/investigations/gpu_pointrooms.sh OUTDIR [key=value ...]
 # For each seed (default 0): collects the demo's data for that seed (--detour 0.5 --naive 0.5
 # --random 0.3), trains GCSL and then GOPlan with the paper preset and the given overrides (default:
 # 15000 pretraining updates and 4 rounds), and writes both runs under OUTDIR/seedS/runs (metrics CSV
