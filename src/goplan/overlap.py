@@ -17,6 +17,12 @@ threads per kernel, overlapped work equals sequential work bit for bit (tests/te
 
 Disabled (fewer than 2 threads, CUDA, or the config's overlap settings off), `run` calls the function
 at once, in the order the caller wrote.
+
+Under load (other busy processes on the same cores) the overlap needs no fallback. With 2 threads its
+halves run 1 thread each and start no OpenMP team. What collapsed beside other processes was
+2-thread OpenMP work, which is also the sequential path: libgomp's idle threads spinning on cores
+that other threads needed. `import goplan` makes them sleep instead (goplan/threads.py,
+docs/notes/overlap-under-load.md).
 """
 from __future__ import annotations
 
